@@ -1,0 +1,114 @@
+"""The ``photonic-dat`` command line: train, evaluate and compare."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from photonic_dat.config.loading import ConfigError, load_config
+from photonic_dat.data import DataError
+from photonic_dat.systems.base import CapabilityError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Train photonic neural networks that keep their accuracy on imperfect hardware.",
+)
+
+ConfigArg = Annotated[
+    Path | None, typer.Argument(help="YAML config; omitted: the embedded digits default")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="override a key, e.g. --set errors.bs_std=0.04"),
+]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _default_out(prefix: str) -> Path:
+    return Path("runs") / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _guard(fn, *args, **kwargs) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except (ConfigError, DataError, CapabilityError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    keys = ("method", "internal_states", "dataset", "test_accuracy_physical",
+            "test_accuracy_twin", "val_accuracy_physical", "physical_queries", "train_seconds")
+    for key in keys:
+        if key in result and result[key] is not None:
+            value = result[key]
+            typer.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
+
+
+@app.command()
+def train(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
+) -> None:
+    """Train one PNN with one method against its (simulated) physical system."""
+    from photonic_dat.training.run import train_run
+
+    cfg = _guard(load_config, config, set_ or [])
+    run_dir = out or _default_out(f"train-{cfg.method}")
+    result = _guard(train_run, cfg, run_dir)
+    _print_result(result)
+    typer.echo(f"run directory: {run_dir}")
+
+
+@app.command()
+def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory from `train`")]) -> None:
+    """Re-measure a saved model on its physical system."""
+    from photonic_dat.training.run import evaluate_run
+
+    result = _guard(evaluate_run, run_dir)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def compare(
+    config: ConfigArg = None,
+    methods: Annotated[
+        str,
+        typer.Option(help="comma-separated: insilico, pat, dat, dat-none, dat-unitary, dat-separable"),
+    ] = "insilico,pat,dat-none,dat-unitary",
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,
+) -> None:
+    """Train several methods on the same data and the same hidden errors; print a table."""
+    from photonic_dat.experiments.compare import compare_methods, parse_methods
+    from photonic_dat.report.tables import format_table
+
+    cfg = _guard(load_config, config, set_ or [])
+    specs = _guard(parse_methods, methods)
+    out_dir = out or _default_out("compare")
+    rows = _guard(compare_methods, cfg, specs, out_dir, echo=typer.echo)
+    typer.echo(format_table(rows))
+    typer.echo(f"summary: {out_dir / 'summary.csv'}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

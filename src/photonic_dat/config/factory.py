@@ -1,0 +1,180 @@
+"""Builds data, twin, physical system and method from a :class:`RunConfig`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from photonic_dat.config.schema import RunConfig
+from photonic_dat.data import DatasetSplits, load_dataset
+from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
+from photonic_dat.errors.specs import DetectorNoiseSpec, MeshErrorSpec
+from photonic_dat.methods.base import Method, OptimSettings
+from photonic_dat.methods.dat import DAT, DATSettings
+from photonic_dat.methods.insilico import InSilico
+from photonic_dat.methods.pat import PAT
+from photonic_dat.models.activation import EOActivation
+from photonic_dat.models.encoders import FFTCropEncoder
+from photonic_dat.models.field_sepn import FieldSEPN, square_grid
+from photonic_dat.models.mesh import MeshBlock
+from photonic_dat.models.pnn import PNN
+from photonic_dat.models.readout import PortReadout
+from photonic_dat.models.sepn import build_sepn, count_parameters
+from photonic_dat.systems.simulated import SimulatedSystem
+
+METHODS = ("insilico", "pat", "dat")
+
+
+@dataclass
+class EncodedSplits:
+    """Input fields (encoded once) and labels of the train / val / test splits."""
+
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
+    test: tuple[Tensor, Tensor]
+
+
+class PaddedEncoder(torch.nn.Module):
+    """An encoder whose output is zero-padded to the PNN's number of ports."""
+
+    def __init__(self, inner: torch.nn.Module, ports: int) -> None:
+        super().__init__()
+        self.inner, self.ports = inner, ports
+
+    def forward(self, images: Tensor) -> Tensor:
+        fields = self.inner(images)
+        pad = self.ports - fields.shape[1]
+        return torch.nn.functional.pad(fields, (0, pad)) if pad else fields
+
+
+def build_pnn(config: RunConfig) -> PNN:
+    cfg = config.mpnn
+    generator = torch.Generator().manual_seed(config.seed)
+    crop = cfg.fft_crop or math.isqrt(cfg.ports)
+    encoder = PaddedEncoder(FFTCropEncoder(crop), cfg.ports)
+    blocks = []
+    for k in range(cfg.meshes):
+        blocks.append(MeshBlock(cfg.ports, cfg.layers, init=cfg.init, generator=generator))
+        if k != cfg.meshes - 1:
+            blocks.append(
+                EOActivation(
+                    cfg.ports, cfg.activation_alpha, cfg.activation_gain, cfg.activation_bias
+                )
+            )
+    return PNN(encoder, blocks, PortReadout(10, cfg.readout_temperature))
+
+
+def error_spec(config: RunConfig) -> MeshErrorSpec:
+    e = config.errors
+    return MeshErrorSpec(e.bs_std, e.ps_std, e.crosstalk, e.loss_db_mean, e.loss_db_std)
+
+
+def noise_spec(config: RunConfig) -> DetectorNoiseSpec:
+    e = config.errors
+    return DetectorNoiseSpec(e.shot_photons, e.read_std, e.adc_bits)
+
+
+def draw_errors(config: RunConfig, pnn: PNN) -> ErrorRealisation:
+    spec = error_spec(config)
+    meta = {"family": config.model, "spec": config.errors.model_dump(mode="json")}
+    return draw_realisation(list(pnn.blocks), spec, config.errors.seed, meta)
+
+
+def build_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> SimulatedSystem:
+    realisation = realisation if realisation is not None else draw_errors(config, pnn)
+    return SimulatedSystem(
+        pnn,
+        realisation,
+        noise_spec(config),
+        seed=config.errors.seed + 1_000_003,
+        internal_taps=config.system.internal_taps,
+        block_access=config.system.block_access,
+    )
+
+
+def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
+    s = config.dat.sepn
+    torch.manual_seed(config.seed)
+    sepns = {}
+    for k, block in enumerate(pnn.blocks):
+        if not block.measurable:
+            continue
+        grid = square_grid(block.field_shape)
+        working = None
+        if s.working_size is not None and s.working_size < min(grid):
+            working = (s.working_size, s.working_size)
+        inner = build_sepn(
+            s.kind,
+            features=tuple(s.features),
+            kernel_size=s.kernel_size,
+            convs_per_level=s.convs_per_level,
+            channels=s.channels,
+            num_blocks=s.num_blocks,
+            working_size=working,
+        )
+        sepns[k] = FieldSEPN(inner, block.field_shape)
+    return sepns
+
+
+def build_method(config: RunConfig, pnn: PNN, system: SimulatedSystem) -> Method:
+    t = config.train
+    optim = OptimSettings(t.lr, t.lr_step, t.lr_gamma)
+    if config.method == "insilico":
+        return InSilico(pnn, system, optim)
+    if config.method == "pat":
+        return PAT(pnn, system, optim)
+    d = config.dat
+    settings = DATSettings(d.internal_states, d.sepn_weight, d.sepn_start_epoch)
+    sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
+    return DAT(pnn, system, optim, build_sepns(config, pnn), settings, sepn_optim)
+
+
+def sepn_parameter_count(method: Method) -> int:
+    return count_parameters(method.sepns) if isinstance(method, DAT) else 0
+
+
+def load_splits(config: RunConfig) -> DatasetSplits:
+    d = config.data
+    splits = load_dataset(
+        d.name,
+        root=d.root,
+        download=d.download,
+        train_samples=d.train_samples,
+        val_fraction=d.val_fraction,
+        seed=config.seed,
+        test_samples=d.test_samples,
+    )
+    if d.val_samples is not None and d.val_samples < len(splits.val):
+        g = torch.Generator().manual_seed(config.seed + 17)
+        idx = torch.randperm(len(splits.val), generator=g)[: d.val_samples]
+        splits = DatasetSplits(splits.train, splits.val.subset(idx.sort().values), splits.test)
+    return splits
+
+
+def encode_splits(pnn: PNN, splits: DatasetSplits) -> EncodedSplits:
+    with torch.no_grad():
+        return EncodedSplits(
+            *((pnn.encoder(s.images), s.labels) for s in (splits.train, splits.val, splits.test))
+        )
+
+
+@dataclass
+class Experiment:
+    config: RunConfig
+    splits: DatasetSplits
+    data: EncodedSplits
+    system: SimulatedSystem
+    method: Method
+
+
+def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = None) -> Experiment:
+    splits = load_splits(config)
+    pnn = build_pnn(config)
+    system = build_system(config, pnn, realisation)
+    method = build_method(config, pnn, system)
+    return Experiment(config, splits, encode_splits(pnn, splits), system, method)

@@ -1,0 +1,104 @@
+"""The typed run configuration. Unknown keys and bad values are rejected, naming the key."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class MPNNConfig(_Section):
+    """Interference PNN: ``meshes`` rectangular meshes of ``ports`` ports with EO activations."""
+
+    ports: int = Field(64, ge=2, le=1024)
+    meshes: int = Field(3, ge=1, le=16)
+    layers: int | None = Field(None, ge=1, description="MZI layers per mesh (default: ports)")
+    init: Literal["uniform", "identity-cross"] = "uniform"
+    fft_crop: int | None = Field(None, ge=1, description="default: sqrt(ports)")
+    activation_alpha: float = Field(0.1, ge=0, lt=1)
+    activation_gain: float = Field(0.05 * 3.141592653589793, ge=0)
+    activation_bias: float = 3.141592653589793
+    readout_temperature: float = Field(1.0, gt=0)
+
+
+class DataConfig(_Section):
+    name: Literal["digits", "mnist", "fashion-mnist"] = "digits"
+    root: str | None = None
+    download: bool = False
+    train_samples: int | None = Field(None, ge=1)
+    val_fraction: float = Field(0.1, ge=0, le=0.5)
+    val_samples: int | None = Field(None, ge=1)
+    test_samples: int | None = Field(None, ge=1)
+
+
+class ErrorsConfig(_Section):
+    """Hidden systematic errors of the simulated device and its detector noise."""
+
+    bs_std: float = Field(0.06, ge=0, lt=0.5)
+    ps_std: float = Field(0.06, ge=0)
+    crosstalk: float = Field(0.0, ge=0, le=0.5)
+    loss_db_mean: float = Field(0.0, ge=0)
+    loss_db_std: float = Field(0.0, ge=0)
+    shot_photons: float | None = Field(None, gt=0)
+    read_std: float = Field(0.0, ge=0)
+    adc_bits: int | None = Field(None, ge=1, le=24)
+    seed: int = Field(0, ge=0)
+
+
+class SEPNConfig(_Section):
+    kind: Literal["unet", "resnet"] = "unet"
+    features: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1, max_length=5)
+    kernel_size: int = Field(3, ge=1, le=9)
+    convs_per_level: int = Field(3, ge=1, le=8)
+    channels: int = Field(8, ge=1, le=128)
+    num_blocks: int = Field(3, ge=1, le=16)
+    working_size: int | None = Field(None, ge=4)
+
+
+class DATConfig(_Section):
+    internal_states: Literal["none", "unitary", "separable"] = "unitary"
+    sepn: SEPNConfig = Field(default_factory=SEPNConfig)
+    sepn_weight: float = Field(1.0, ge=0)
+    sepn_start_epoch: int = Field(20, ge=0)
+    lr: float = Field(1e-3, gt=0)
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(500, ge=1)
+    eval_batch_size: int = Field(2000, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    lr_step: int = Field(10, ge=1)
+    lr_gamma: float = Field(0.5, gt=0, le=1)
+    threads: int | None = Field(None, ge=1)
+    progress: bool = True
+
+
+class SystemConfig(_Section):
+    """What the simulated device offers to the trainer."""
+
+    internal_taps: bool = True
+    block_access: bool = True
+
+
+class RunConfig(_Section):
+    model: Literal["mpnn"] = "mpnn"
+    method: Literal["insilico", "pat", "dat"] = "dat"
+    seed: int = Field(0, ge=0)
+    mpnn: MPNNConfig = Field(default_factory=MPNNConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
+    system: SystemConfig = Field(default_factory=SystemConfig)
+    dat: DATConfig = Field(default_factory=DATConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        crop = self.mpnn.fft_crop
+        if crop is not None and crop * crop > self.mpnn.ports:
+            raise ValueError(f"mpnn.fft_crop={crop} gives {crop * crop} inputs > mpnn.ports")
+        return self

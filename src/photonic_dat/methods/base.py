@@ -1,0 +1,94 @@
+"""What every training method shares: the optical optimiser, evaluation and bookkeeping.
+
+A method trains on one batch per :meth:`Method.step` and returns a metrics dict, so that the
+training loop, the CLI and the reports never branch on the method's name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from photonic_dat.models.pnn import PNN
+from photonic_dat.optics.detectors import intensity
+from photonic_dat.systems.base import PhysicalSystem
+
+
+@dataclass(frozen=True)
+class OptimSettings:
+    """Adam with step decay, as in the reference schedule."""
+
+    lr: float = 1e-3
+    lr_step: int = 10
+    lr_gamma: float = 0.5
+
+    def build(self, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+        opt = torch.optim.Adam(params, lr=self.lr)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_step, gamma=self.lr_gamma)
+
+
+def correct(scores: Tensor, labels: Tensor) -> int:
+    return int((scores.argmax(dim=1) == labels).sum())
+
+
+class Method(ABC):
+    """A training method: a twin, a physical system and optimisers."""
+
+    name: str = ""
+    #: whether the method queries the physical system while training
+    uses_system: bool = True
+
+    def __init__(self, twin: PNN, system: PhysicalSystem, optim: OptimSettings) -> None:
+        self.twin = twin
+        self.system = system
+        self.optical_params = list(twin.blocks.parameters())
+        self.optimiser, self.scheduler = optim.build(self.optical_params)
+        self.epoch = 0
+
+    # -- schedule ---------------------------------------------------------------------------
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def end_epoch(self) -> None:
+        self.scheduler.step()
+
+    # -- training ---------------------------------------------------------------------------
+    @abstractmethod
+    def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
+        """One training step on an encoded batch; returns summed metrics of the batch."""
+
+    def task_update(self, scores: Tensor, labels: Tensor) -> float:
+        """Cross-entropy on ``scores``; update the optical parameters only."""
+        loss = F.cross_entropy(scores, labels)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward(inputs=self.optical_params)
+        self.optimiser.step()
+        return float(loss.detach())
+
+    # -- evaluation -------------------------------------------------------------------------
+    def display_params(self) -> dict[str, Tensor]:
+        return {k: v.detach() for k, v in self.twin.optical_parameters().items()}
+
+    @torch.no_grad()
+    def physical_scores(self, fields: Tensor) -> Tensor:
+        """Class scores measured on the physical system (deployment)."""
+        return self.twin.readout(self.system.measure(self.display_params(), fields).output)
+
+    @torch.no_grad()
+    def twin_scores(self, fields: Tensor) -> Tensor:
+        """Class scores of the ideal numerical model."""
+        return self.twin.readout(intensity(self.twin.run(fields).output))
+
+    @torch.no_grad()
+    def selection_scores(self, fields: Tensor) -> Tensor:
+        """Scores used for model selection on the validation split."""
+        return self.physical_scores(fields) if self.uses_system else self.twin_scores(fields)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        """Modules whose parameters make up a checkpoint."""
+        return {"pnn": self.twin}

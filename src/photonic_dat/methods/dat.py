@@ -1,0 +1,166 @@
+"""Dual adaptive training (Zheng et al., Nat. Mach. Intell. 2023).
+
+Every block with an SEPN is modelled as ``y = f(x) + w * s(f(x))``. Each step measures the
+physical system once and uses that measurement twice:
+
+1. similarity step (SEPN parameters only): MSE between the twin's and the measured
+   L2-normalised intensities at the output, plus at every internal state in ``unitary`` mode;
+   in ``separable`` mode each block's SEPN is fitted on that block alone, driven through the
+   system's block-level access (extra, counted queries);
+2. task step (optical parameters only): the twin is run with SEPN weight ``w`` and *state
+   fusion* (measured amplitude, twin phase) at the output and, with internal states, after
+   every tapped block; cross-entropy of the fused output's readout.
+
+Separable mode needs block-level access to the device: a system must be able to drive one
+block with a chosen input field and measure its output alone. Systems that cannot refuse it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from photonic_dat.methods.base import Method, OptimSettings, correct
+from photonic_dat.methods.fusion import fuse_amplitude
+from photonic_dat.models.pnn import PNN
+from photonic_dat.models.readout import l2_normalise
+from photonic_dat.optics.detectors import intensity
+from photonic_dat.systems.base import CapabilityError, Measurement, PhysicalSystem
+
+INTERNAL_STATES = ("none", "unitary", "separable")
+
+
+@dataclass(frozen=True)
+class DATSettings:
+    """``internal_states``: none | unitary | separable. ``sepn_weight`` is ``w`` in the task
+    forward from epoch ``sepn_start_epoch`` on (0 before: SEPNs learn by similarity only)."""
+
+    internal_states: str = "none"
+    sepn_weight: float = 1.0
+    sepn_start_epoch: int = 20
+
+    def __post_init__(self) -> None:
+        if self.internal_states not in INTERNAL_STATES:
+            raise ValueError(
+                f"internal_states must be one of {INTERNAL_STATES}, got {self.internal_states!r}"
+            )
+
+
+def similarity_loss(twin_intensity: Tensor, measured: Tensor) -> Tensor:
+    """MSE of L2-normalised intensities (insensitive to an unknown detector gain)."""
+    return F.mse_loss(l2_normalise(twin_intensity), l2_normalise(measured))
+
+
+class DAT(Method):
+    name = "dat"
+
+    def __init__(
+        self,
+        twin: PNN,
+        system: PhysicalSystem,
+        optim: OptimSettings,
+        sepns: dict[int, nn.Module],
+        settings: DATSettings,
+        sepn_optim: OptimSettings | None = None,
+    ) -> None:
+        super().__init__(twin, system, optim)
+        self.settings = settings
+        self.sepns = nn.ModuleDict({str(k): m for k, m in sepns.items()})
+        unknown = sorted(set(sepns) - set(range(len(twin.blocks))))
+        if unknown:
+            raise ValueError(f"SEPNs given for blocks {unknown} that the PNN does not have")
+        self.sepn_params = list(self.sepns.parameters())
+        self.sepn_optimiser, self.sepn_scheduler = (sepn_optim or optim).build(self.sepn_params)
+        self.taps: tuple[int, ...] = ()
+        if settings.internal_states != "none":
+            self.taps = twin.internal_taps
+            system.check_taps(self.taps)
+        if settings.internal_states == "separable" and not system.capabilities.block_access:
+            raise CapabilityError(
+                "DAT separable mode needs block-level access to the physical system (drive one "
+                "block with a chosen input and measure it alone); this system has none. Use "
+                "dat.internal_states=unitary (needs internal taps) or none."
+            )
+
+    # -- forward models ---------------------------------------------------------------------
+    def _hook(self, weight: float, fused: Measurement | None):
+        def hook(k: int, field: Tensor) -> Tensor:
+            key = str(k)
+            if weight != 0 and key in self.sepns:
+                field = field + weight * self.sepns[key](field)
+            if fused is not None and k in fused.taps:
+                field = fuse_amplitude(field, fused.taps[k])
+            return field
+
+        return hook
+
+    def corrected_run(self, fields: Tensor, weight: float = 1.0, fused: Measurement | None = None):
+        return self.twin.run(fields, hook=self._hook(weight, fused))
+
+    @property
+    def current_weight(self) -> float:
+        return self.settings.sepn_weight if self.epoch >= self.settings.sepn_start_epoch else 0.0
+
+    # -- the two steps ----------------------------------------------------------------------
+    def _similarity_update(self, fields: Tensor, measured: Measurement) -> float:
+        if self.settings.internal_states == "separable":
+            return self._separable_update(fields)
+        trace = self.corrected_run(fields)
+        loss = similarity_loss(intensity(trace.output), measured.output)
+        for k in self.taps:
+            loss = loss + similarity_loss(intensity(trace.states[k]), measured.taps[k])
+        self._sepn_update(loss)
+        return float(loss.detach())
+
+    def _separable_update(self, fields: Tensor) -> float:
+        params = self.display_params()
+        inputs: dict[int, Tensor] = {}
+
+        def record(k: int, field: Tensor) -> Tensor:
+            inputs[k + 1] = field
+            return field
+
+        with torch.no_grad():
+            inputs[0] = fields
+            self.twin.run(fields, hook=lambda k, f: record(k, self._hook(1.0, None)(k, f)))
+        total = 0.0
+        for key, sepn in self.sepns.items():
+            k = int(key)
+            x = inputs[k].detach()
+            measured = self.system.measure_block(k, params, x)
+            with torch.no_grad():
+                ideal = self.twin.blocks[k](x)
+            loss = similarity_loss(intensity(ideal + sepn(ideal)), measured)
+            self._sepn_update(loss)
+            total += float(loss.detach())
+        return total
+
+    def _sepn_update(self, loss: Tensor) -> None:
+        self.sepn_optimiser.zero_grad(set_to_none=True)
+        loss.backward(inputs=self.sepn_params)
+        self.sepn_optimiser.step()
+
+    def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
+        measured = self.system.measure(self.display_params(), fields, self.taps)
+        sim = self._similarity_update(fields, measured)
+        trace = self.corrected_run(fields, self.current_weight, measured)
+        twin_scores = self.twin.readout(intensity(trace.output.detach()))
+        scores = self.twin.readout(intensity(fuse_amplitude(trace.output, measured.output)))
+        loss = self.task_update(scores, labels)
+        n = len(labels)
+        return {
+            "task_loss": loss * n,
+            "similarity_loss": sim * n,
+            "correct_phys": correct(scores, labels),
+            "correct_twin": correct(twin_scores, labels),
+        }
+
+    def end_epoch(self) -> None:
+        super().end_epoch()
+        self.sepn_scheduler.step()
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"pnn": self.twin, "sepns": self.sepns}

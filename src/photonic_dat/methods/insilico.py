@@ -1,0 +1,18 @@
+"""In-silico training: the ideal numerical model only; deployed directly afterwards."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from photonic_dat.methods.base import Method, correct
+from photonic_dat.optics.detectors import intensity
+
+
+class InSilico(Method):
+    name = "insilico"
+    uses_system = False
+
+    def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
+        scores = self.twin.readout(intensity(self.twin.run(fields).output))
+        loss = self.task_update(scores, labels)
+        return {"task_loss": loss * len(labels), "correct_twin": correct(scores, labels)}

@@ -1,0 +1,99 @@
+"""A rectangular MZI mesh block: trainable phases, ideal or perturbed physics."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from photonic_dat.errors.specs import MeshErrorSpec
+from photonic_dat.models.blocks import Block, BlockErrors
+from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_matrix, wrap_phase
+
+INITS = ("uniform", "identity-cross")
+
+
+class MeshBlock(Block):
+    """``N``-port rectangular mesh with ``L`` layers of MZIs and an input phase layer.
+
+    Trainable parameters: ``theta``, ``phi`` of shape ``(L, N // 2)`` and ``phi_in`` ``(N,)``
+    (rad). Empty slots of odd layers carry parameters that have no effect.
+    """
+
+    measurable = True
+
+    def __init__(
+        self,
+        ports: int,
+        layers: int | None = None,
+        *,
+        init: str = "uniform",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.layout = MeshLayout(ports, layers if layers is not None else ports)
+        if init not in INITS:
+            raise ValueError(f"unknown mesh init {init!r}; choose one of {INITS}")
+        shape = self.layout.shape
+        two_pi = 2 * math.pi
+        if init == "uniform":
+            theta = torch.rand(shape, generator=generator) * two_pi
+            phi = torch.rand(shape, generator=generator) * two_pi
+        else:  # all MZIs in the cross state: a permutation
+            theta = torch.zeros(shape)
+            phi = torch.zeros(shape)
+        self.theta = nn.Parameter(theta)
+        self.phi = nn.Parameter(phi)
+        self.phi_in = nn.Parameter(torch.rand(ports, generator=generator) * two_pi)
+
+    @property
+    def ports(self) -> int:
+        return self.layout.ports
+
+    @property
+    def field_shape(self) -> tuple[int, ...]:
+        return (self.layout.ports,)
+
+    def transfer_matrix(self, errors: BlockErrors | None = None) -> Tensor:
+        """The mesh's ``N x N`` transfer matrix, ideal or with this device's errors."""
+        if not errors:
+            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
+        theta, phi, phi_in = wrap_phase(self.theta), wrap_phase(self.phi), wrap_phase(self.phi_in)
+        kappa = errors.get("crosstalk")
+        if kappa is not None:
+            theta = theta + kappa * self.layout.neighbour_sum(theta)
+            phi = phi + kappa * self.layout.neighbour_sum(phi)
+        theta = theta + errors.get("theta_offset", 0.0)
+        phi = phi + errors.get("phi_offset", 0.0)
+        phi_in = phi_in + errors.get("phi_in_offset", 0.0)
+        return mesh_transfer_matrix(
+            self.layout,
+            theta,
+            phi,
+            phi_in,
+            bs_error=errors.get("bs_error"),
+            amplitude=errors.get("amplitude"),
+        )
+
+    def forward(self, field: Tensor, errors: BlockErrors | None = None) -> Tensor:
+        return apply_transfer(self.transfer_matrix(errors), field)
+
+    def draw_errors(self, spec: object, generator: torch.Generator) -> dict[str, Tensor]:
+        if not isinstance(spec, MeshErrorSpec):
+            return {}
+        shape = self.layout.shape
+        out: dict[str, Tensor] = {}
+        if spec.bs_std > 0:
+            bs = torch.randn(*shape, 2, generator=generator) * spec.bs_std
+            out["bs_error"] = bs.clamp(-0.99, 0.99)
+        if spec.ps_std > 0:
+            out["theta_offset"] = torch.randn(shape, generator=generator) * spec.ps_std
+            out["phi_offset"] = torch.randn(shape, generator=generator) * spec.ps_std
+            out["phi_in_offset"] = torch.randn(self.ports, generator=generator) * spec.ps_std
+        if spec.crosstalk > 0:
+            out["crosstalk"] = torch.tensor(float(spec.crosstalk))
+        if spec.loss_db_mean > 0 or spec.loss_db_std > 0:
+            db = spec.loss_db_mean + torch.randn(shape, generator=generator) * spec.loss_db_std
+            out["amplitude"] = 10 ** (-db.clamp(min=0) / 20)
+        return out

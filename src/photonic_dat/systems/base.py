@@ -1,0 +1,117 @@
+"""The measurement interface: the only way a trainer reaches a physical system.
+
+A physical system takes the optical parameters to display and a batch of input fields, and
+returns detected intensities only: the output plane and, if asked and supported, the states
+after internal blocks. Every input sample sent counts as one query (on hardware, one camera
+frame); every new set of parameters counts as one parameter upload (an SLM / DAC refresh).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+
+class CapabilityError(RuntimeError):
+    """A system was asked for a measurement it cannot provide."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a system can measure.
+
+    Attributes:
+        internal_taps: block indices whose output intensity can be measured.
+        block_access: whether a single block can be driven with a chosen input field and its
+            output measured (needed by DAT's separable mode).
+    """
+
+    internal_taps: tuple[int, ...] = ()
+    block_access: bool = False
+
+
+@dataclass
+class Measurement:
+    """Detected intensities of one batch: the output plane and requested internal taps."""
+
+    output: Tensor
+    taps: dict[int, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class QueryCounter:
+    """Counts what a session with a physical system costs."""
+
+    samples: int = 0
+    block_samples: int = 0
+    parameter_uploads: int = 0
+
+    @property
+    def total(self) -> int:
+        """All input samples sent (whole-system and block-level)."""
+        return self.samples + self.block_samples
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "samples": self.samples,
+            "block_samples": self.block_samples,
+            "parameter_uploads": self.parameter_uploads,
+            "total": self.total,
+        }
+
+
+class PhysicalSystem(ABC):
+    """Base class of physical systems (simulated or hardware adapters)."""
+
+    def __init__(self, capabilities: Capabilities) -> None:
+        self.capabilities = capabilities
+        self.queries = QueryCounter()
+        self._last_params_id: tuple | None = None
+
+    def _count(self, params: Mapping[str, Tensor], samples: int, block: bool = False) -> None:
+        key = tuple((name, t.data_ptr(), t._version) for name, t in sorted(params.items()))
+        if key != self._last_params_id:
+            self.queries.parameter_uploads += 1
+            self._last_params_id = key
+        if block:
+            self.queries.block_samples += samples
+        else:
+            self.queries.samples += samples
+
+    def check_taps(self, taps: Sequence[int]) -> None:
+        missing = sorted(set(taps) - set(self.capabilities.internal_taps))
+        if missing:
+            raise CapabilityError(
+                f"this system cannot measure internal states after blocks {missing}; "
+                f"it offers taps {list(self.capabilities.internal_taps)}"
+            )
+
+    def measure(
+        self, params: Mapping[str, Tensor], fields: Tensor, taps: Sequence[int] = ()
+    ) -> Measurement:
+        """Display ``params``, send ``fields`` (B, ...), return the detected intensities."""
+        self.check_taps(taps)
+        self._count(params, fields.shape[0])
+        return self._measure(params, fields, tuple(taps))
+
+    def measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
+        """Drive block ``index`` alone with input ``fields``; return its output intensity."""
+        if not self.capabilities.block_access:
+            raise CapabilityError(
+                "this system has no block-level access, which DAT's separable mode needs "
+                "(each block driven with a chosen input and measured alone); use "
+                "dat.internal_states=unitary or none"
+            )
+        self._count(params, fields.shape[0], block=True)
+        return self._measure_block(index, params, fields)
+
+    @abstractmethod
+    def _measure(
+        self, params: Mapping[str, Tensor], fields: Tensor, taps: tuple[int, ...]
+    ) -> Measurement: ...
+
+    def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
+        raise CapabilityError("block-level measurement is not implemented by this system")
