@@ -72,6 +72,7 @@ def test_conv_matches_native_complex_kernel() -> None:
     torch.testing.assert_close(layer(z).detach(), ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 def test_same_padding_shapes() -> None:
     z = _randc(2, 1, 9, 10)
     assert ComplexConv2d(1, 4, 3)(z).shape == (2, 4, 9, 10)

@@ -17,7 +17,7 @@ class MPNNConfig(_Section):
     ports: int = Field(64, ge=2, le=1024)
     meshes: int = Field(3, ge=1, le=16)
     layers: int | None = Field(None, ge=1, description="MZI layers per mesh (default: ports)")
-    init: Literal["uniform", "identity-cross"] = "uniform"
+    init: Literal["haar", "uniform", "identity-cross"] = "haar"
     fft_crop: int | None = Field(None, ge=1, description="default: sqrt(ports)")
     activation_alpha: float = Field(0.1, ge=0, lt=1)
     activation_gain: float = Field(0.05 * 3.141592653589793, ge=0)

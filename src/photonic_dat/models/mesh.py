@@ -9,9 +9,10 @@ from torch import Tensor, nn
 
 from photonic_dat.errors.specs import MeshErrorSpec
 from photonic_dat.models.blocks import Block, BlockErrors
+from photonic_dat.optics.haar import haar_theta
 from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_matrix, wrap_phase
 
-INITS = ("uniform", "identity-cross")
+INITS = ("haar", "uniform", "identity-cross")
 
 
 class MeshBlock(Block):
@@ -28,7 +29,7 @@ class MeshBlock(Block):
         ports: int,
         layers: int | None = None,
         *,
-        init: str = "uniform",
+        init: str = "haar",
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -37,7 +38,10 @@ class MeshBlock(Block):
             raise ValueError(f"unknown mesh init {init!r}; choose one of {INITS}")
         shape = self.layout.shape
         two_pi = 2 * math.pi
-        if init == "uniform":
+        if init == "haar":
+            theta = haar_theta(ports, self.layout.layers, generator)
+            phi = torch.rand(shape, generator=generator) * two_pi
+        elif init == "uniform":
             theta = torch.rand(shape, generator=generator) * two_pi
             phi = torch.rand(shape, generator=generator) * two_pi
         else:  # all MZIs in the cross state: a permutation
