@@ -21,3 +21,9 @@ def small_config(*overrides: str):
         "train.progress=false",
     ]
     return load_config(None, [*base, *overrides])
+
+
+def batch(exp, n: int):
+    """The first ``n`` training samples of an experiment, encoded: (fields, labels)."""
+    train = exp.splits.train
+    return exp.method.encode(train.images[:n]), train.labels[:n]

@@ -11,7 +11,9 @@ from tests.helpers import small_config
 
 def _config(seed=3):
     return small_config(
-        f"errors.seed={seed}", "errors.crosstalk=0.02", "errors.loss_db_mean=0.2",
+        f"errors.seed={seed}",
+        "errors.crosstalk=0.02",
+        "errors.loss_db_mean=0.2",
         "errors.loss_db_std=0.05",
     )
 
@@ -24,7 +26,12 @@ def test_realisation_is_seeded_and_has_expected_shapes():
     assert draw_errors(_config(seed=4), pnn).digest() != a.digest()
     mesh = a.block(0)
     assert set(mesh) == {
-        "bs_error", "theta_offset", "phi_offset", "phi_in_offset", "crosstalk", "amplitude"
+        "bs_error",
+        "theta_offset",
+        "phi_offset",
+        "phi_in_offset",
+        "crosstalk",
+        "amplitude",
     }
     assert mesh["bs_error"].shape == (16, 8, 2)
     assert a.block(1) == {}  # the activation has no systematic errors

@@ -3,7 +3,7 @@ import torch
 from photonic_dat.config.factory import build_experiment
 from photonic_dat.methods.dat import similarity_loss
 from photonic_dat.optics.detectors import intensity
-from tests.helpers import small_config
+from tests.helpers import batch, small_config
 
 
 def _twin_vs_physical(exp, x):
@@ -18,7 +18,7 @@ def _twin_vs_physical(exp, x):
 def test_similarity_steps_lower_twin_vs_physical_error():
     exp = build_experiment(small_config("method=dat", "dat.lr=0.01"))
     method = exp.method
-    x = exp.data.train[0][:200]
+    x = batch(exp, 200)[0]
     before = _twin_vs_physical(exp, x)
     optical_before = [p.detach().clone() for p in method.optical_params]
     for _ in range(30):
@@ -32,8 +32,10 @@ def test_similarity_steps_lower_twin_vs_physical_error():
 
 
 def test_separable_mode_fits_blocks_with_block_queries():
-    exp = build_experiment(small_config("method=dat", "dat.internal_states=separable", "dat.lr=0.01"))
-    x, y = exp.data.train[0][:50], exp.data.train[1][:50]
+    exp = build_experiment(
+        small_config("method=dat", "dat.internal_states=separable", "dat.lr=0.01")
+    )
+    x, y = batch(exp, 50)[0], batch(exp, 50)[1]
     before = _twin_vs_physical(exp, x)
     for _ in range(20):
         exp.method.step(x, y)
@@ -44,9 +46,11 @@ def test_separable_mode_fits_blocks_with_block_queries():
 def test_task_step_uses_one_measurement_and_updates_only_optics():
     exp = build_experiment(small_config("method=dat"))
     method = exp.method
-    x, y = exp.data.train[0][:50], exp.data.train[1][:50]
+    x, y = batch(exp, 50)[0], batch(exp, 50)[1]
     sepn_before = [p.detach().clone() for p in method.sepn_params]
     method.step(x, y)
     assert exp.system.queries.samples == 50
-    changed = any(not torch.equal(p, q) for p, q in zip(method.sepn_params, sepn_before, strict=True))
+    changed = any(
+        not torch.equal(p, q) for p, q in zip(method.sepn_params, sepn_before, strict=True)
+    )
     assert changed  # the similarity step trained the SEPNs

@@ -3,13 +3,13 @@ import torch
 from photonic_dat.config.factory import build_experiment
 from photonic_dat.methods.fusion import fuse_amplitude, measured_forward
 from photonic_dat.optics.detectors import intensity
-from tests.helpers import small_config
+from tests.helpers import batch, small_config
 
 
 def test_pat_forward_is_measurement_and_gradient_is_twin_vjp():
     exp = build_experiment(small_config("method=pat"))
     twin, system = exp.method.twin, exp.system
-    x, y = exp.data.train[0][:16], exp.data.train[1][:16]
+    x, y = batch(exp, 16)[0], batch(exp, 16)[1]
     measured = system.measure(exp.method.display_params(), x).output
     params = list(twin.blocks.parameters())
 

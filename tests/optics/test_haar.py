@@ -22,10 +22,14 @@ def test_haar_initialised_mesh_spreads_power_like_a_haar_unitary():
     def mesh(init):
         def sample(g):
             theta = (
-                haar_theta(n, n, g) if init == "haar" else torch.rand(layout.shape, generator=g) * 2 * math.pi
+                haar_theta(n, n, g)
+                if init == "haar"
+                else torch.rand(layout.shape, generator=g) * 2 * math.pi
             )
             phi = torch.rand(layout.shape, generator=g) * 2 * math.pi
-            return mesh_transfer_matrix(layout, theta, phi, torch.rand(n, generator=g) * 2 * math.pi)
+            return mesh_transfer_matrix(
+                layout, theta, phi, torch.rand(n, generator=g) * 2 * math.pi
+            )
 
         return sample
 

@@ -4,12 +4,12 @@ import torch
 from photonic_dat.config.factory import build_experiment
 from photonic_dat.optics.detectors import intensity
 from photonic_dat.systems.base import CapabilityError
-from tests.helpers import small_config
+from tests.helpers import batch, small_config
 
 
 def test_measurement_equals_perturbed_physics_and_differs_from_twin():
     exp = build_experiment(small_config())
-    x = exp.data.train[0][:32]
+    x = batch(exp, 32)[0]
     params = exp.method.display_params()
     m = exp.system.measure(params, x, taps=exp.method.twin.internal_taps)
     twin = exp.method.twin.run(x)
@@ -25,7 +25,7 @@ def test_measurement_equals_perturbed_physics_and_differs_from_twin():
 
 def test_queries_are_counted():
     exp = build_experiment(small_config())
-    x = exp.data.train[0][:10]
+    x = batch(exp, 10)[0]
     params = exp.method.display_params()
     exp.system.measure(params, x)
     exp.system.measure(params, x)
@@ -38,7 +38,7 @@ def test_capabilities_are_enforced():
     exp = build_experiment(
         small_config("method=insilico", "system.internal_taps=false", "system.block_access=false")
     )
-    x = exp.data.train[0][:4]
+    x = batch(exp, 4)[0]
     params = exp.method.display_params()
     with pytest.raises(CapabilityError, match="internal states"):
         exp.system.measure(params, x, taps=(0,))
@@ -55,7 +55,7 @@ def test_separable_dat_refuses_system_without_block_access():
 def test_detector_noise_is_seeded():
     cfg = small_config("errors.shot_photons=1000", "errors.read_std=0.001")
     a, b = build_experiment(cfg), build_experiment(cfg)
-    x = a.data.train[0][:8]
+    x = batch(a, 8)[0]
     ma = a.system.measure(a.method.display_params(), x).output
     mb = b.system.measure(b.method.display_params(), x).output
     assert torch.equal(ma, mb)

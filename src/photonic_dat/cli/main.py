@@ -48,12 +48,22 @@ def _guard(fn, *args, **kwargs) -> Any:
 
 
 def _print_result(result: dict[str, Any]) -> None:
-    keys = ("method", "internal_states", "dataset", "test_accuracy_physical",
-            "test_accuracy_twin", "val_accuracy_physical", "physical_queries", "train_seconds")
+    keys = (
+        "method",
+        "internal_states",
+        "dataset",
+        "test_accuracy_physical",
+        "test_accuracy_twin",
+        "val_accuracy_physical",
+        "physical_queries",
+        "train_seconds",
+    )
     for key in keys:
         if key in result and result[key] is not None:
             value = result[key]
-            typer.echo(f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}")
+            typer.echo(
+                f"{key:>24}: {value:.4f}" if isinstance(value, float) else f"{key:>24}: {value}"
+            )
 
 
 @app.command()
@@ -86,7 +96,9 @@ def compare(
     config: ConfigArg = None,
     methods: Annotated[
         str,
-        typer.Option(help="comma-separated: insilico, pat, dat, dat-none, dat-unitary, dat-separable"),
+        typer.Option(
+            help="comma-separated: insilico, pat, dat, dat-none, dat-unitary, dat-separable"
+        ),
     ] = "insilico,pat,dat-none,dat-unitary",
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,

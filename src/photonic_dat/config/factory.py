@@ -2,74 +2,42 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
+from photonic_dat.config.mpnn_family import build_mpnn, mesh_error_spec
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.data import DatasetSplits, load_dataset
 from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
-from photonic_dat.errors.specs import DetectorNoiseSpec, MeshErrorSpec
+from photonic_dat.errors.specs import DetectorNoiseSpec
 from photonic_dat.methods.base import Method, OptimSettings
 from photonic_dat.methods.dat import DAT, DATSettings
 from photonic_dat.methods.insilico import InSilico
 from photonic_dat.methods.pat import PAT
-from photonic_dat.models.activation import EOActivation
-from photonic_dat.models.encoders import FFTCropEncoder
 from photonic_dat.models.field_sepn import FieldSEPN, square_grid
-from photonic_dat.models.mesh import MeshBlock
 from photonic_dat.models.pnn import PNN
-from photonic_dat.models.readout import PortReadout
 from photonic_dat.models.sepn import build_sepn, count_parameters
 from photonic_dat.systems.simulated import SimulatedSystem
 
 METHODS = ("insilico", "pat", "dat")
 
 
-@dataclass
-class EncodedSplits:
-    """Input fields (encoded once) and labels of the train / val / test splits."""
-
-    train: tuple[Tensor, Tensor]
-    val: tuple[Tensor, Tensor]
-    test: tuple[Tensor, Tensor]
-
-
-class PaddedEncoder(torch.nn.Module):
-    """An encoder whose output is zero-padded to the PNN's number of ports."""
-
-    def __init__(self, inner: torch.nn.Module, ports: int) -> None:
-        super().__init__()
-        self.inner, self.ports = inner, ports
-
-    def forward(self, images: Tensor) -> Tensor:
-        fields = self.inner(images)
-        pad = self.ports - fields.shape[1]
-        return torch.nn.functional.pad(fields, (0, pad)) if pad else fields
-
-
 def build_pnn(config: RunConfig) -> PNN:
-    cfg = config.mpnn
-    generator = torch.Generator().manual_seed(config.seed)
-    crop = cfg.fft_crop or math.isqrt(cfg.ports)
-    encoder = PaddedEncoder(FFTCropEncoder(crop), cfg.ports)
-    blocks = []
-    for k in range(cfg.meshes):
-        blocks.append(MeshBlock(cfg.ports, cfg.layers, init=cfg.init, generator=generator))
-        if k != cfg.meshes - 1:
-            blocks.append(
-                EOActivation(
-                    cfg.ports, cfg.activation_alpha, cfg.activation_gain, cfg.activation_bias
-                )
-            )
-    return PNN(encoder, blocks, PortReadout(10, cfg.readout_temperature))
+    """The PNN architecture of the configured family (ideal parameters, seeded init)."""
+    if config.model == "dpnn":
+        from photonic_dat.config.dpnn_family import build_dpnn
+
+        return build_dpnn(config)
+    return build_mpnn(config)
 
 
-def error_spec(config: RunConfig) -> MeshErrorSpec:
-    e = config.errors
-    return MeshErrorSpec(e.bs_std, e.ps_std, e.crosstalk, e.loss_db_mean, e.loss_db_std)
+def error_spec(config: RunConfig) -> object:
+    if config.model == "dpnn":
+        from photonic_dat.config.dpnn_family import dpnn_error_spec
+
+        return dpnn_error_spec(config)
+    return mesh_error_spec(config)
 
 
 def noise_spec(config: RunConfig) -> DetectorNoiseSpec:
@@ -156,18 +124,10 @@ def load_splits(config: RunConfig) -> DatasetSplits:
     return splits
 
 
-def encode_splits(pnn: PNN, splits: DatasetSplits) -> EncodedSplits:
-    with torch.no_grad():
-        return EncodedSplits(
-            *((pnn.encoder(s.images), s.labels) for s in (splits.train, splits.val, splits.test))
-        )
-
-
 @dataclass
 class Experiment:
     config: RunConfig
     splits: DatasetSplits
-    data: EncodedSplits
     system: SimulatedSystem
     method: Method
 
@@ -177,4 +137,4 @@ def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = N
     pnn = build_pnn(config)
     system = build_system(config, pnn, realisation)
     method = build_method(config, pnn, system)
-    return Experiment(config, splits, encode_splits(pnn, splits), system, method)
+    return Experiment(config, splits, system, method)

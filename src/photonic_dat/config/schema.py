@@ -25,6 +25,25 @@ class MPNNConfig(_Section):
     readout_temperature: float = Field(1.0, gt=0)
 
 
+class DPNNConfig(_Section):
+    """Diffractive PNN in SI units: ``layers`` phase masks of ``neurons x neurons`` pixels of
+    pitch ``pitch`` (m), spaced by ``distance`` (m), lit at ``wavelength`` (m)."""
+
+    wavelength: float = Field(532e-9, gt=0, lt=1e-3)
+    pitch: float = Field(8e-6, gt=0, lt=1e-2)
+    neurons: int = Field(100, ge=8, le=2048)
+    layers: int = Field(5, ge=1, le=32)
+    distance: float = Field(0.05, gt=0, le=10)
+    input_distance: float | None = Field(None, gt=0, le=10, description="default: distance")
+    output_distance: float | None = Field(None, gt=0, le=10, description="default: distance")
+    pad_factor: float = Field(2.0, ge=1, le=8)
+    input_size: int | None = Field(None, ge=4, description="image size on the grid (pixels)")
+    encoding: Literal["amplitude", "phase"] = "amplitude"
+    detector_size: int | None = Field(None, ge=1, description="detector square side (pixels)")
+    detector_layout: str = "grid3-4-3"
+    readout_temperature: float = Field(10.0, gt=0)
+
+
 class DataConfig(_Section):
     name: Literal["digits", "mnist", "fashion-mnist"] = "digits"
     root: str | None = None
@@ -46,6 +65,17 @@ class ErrorsConfig(_Section):
     shot_photons: float | None = Field(None, gt=0)
     read_std: float = Field(0.0, ge=0)
     adc_bits: int | None = Field(None, ge=1, le=24)
+    # diffractive PNN (SI units; see photonic_dat.errors.specs.DiffractiveErrorSpec)
+    shift_std: float = Field(0.0, ge=0, description="lateral misalignment per layer (m)")
+    rotation_std: float = Field(0.0, ge=0, description="in-plane rotation per layer (rad)")
+    distance_std: float = Field(0.0, ge=0, description="axial error per gap (m)")
+    phase_gain_std: float = Field(0.0, ge=0, description="modulator gain error (fraction)")
+    phase_gamma_std: float = Field(0.0, ge=0, description="response-curve exponent error")
+    phase_levels: int | None = Field(None, ge=2, le=65536, description="phase quantisation")
+    pixel_phase_std: float = Field(0.0, ge=0, description="per-pixel fabrication error (rad)")
+    fringing_sigma: float = Field(0.0, ge=0, description="pixel crosstalk blur std (m)")
+    illumination_waist: float | None = Field(None, gt=0, description="Gaussian beam waist (m)")
+    illumination_tilt_std: float = Field(0.0, ge=0, description="illumination tilt (rad)")
     seed: int = Field(0, ge=0)
 
 
@@ -86,10 +116,11 @@ class SystemConfig(_Section):
 
 
 class RunConfig(_Section):
-    model: Literal["mpnn"] = "mpnn"
+    model: Literal["mpnn", "dpnn"] = "mpnn"
     method: Literal["insilico", "pat", "dat"] = "dat"
     seed: int = Field(0, ge=0)
     mpnn: MPNNConfig = Field(default_factory=MPNNConfig)
+    dpnn: DPNNConfig = Field(default_factory=DPNNConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)

@@ -34,7 +34,9 @@ class MeshErrorSpec:
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if self.bs_std >= 0.5:
-            raise ValueError(f"bs_std must be < 0.5 (split errors live in (-1, 1)), got {self.bs_std}")
+            raise ValueError(
+                f"bs_std must be < 0.5 (split errors live in (-1, 1)), got {self.bs_std}"
+            )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ class OptimSettings:
 
     def build(self, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
         opt = torch.optim.Adam(params, lr=self.lr)
-        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_step, gamma=self.lr_gamma)
+        return opt, torch.optim.lr_scheduler.StepLR(
+            opt, step_size=self.lr_step, gamma=self.lr_gamma
+        )
 
 
 def correct(scores: Tensor, labels: Tensor) -> int:
@@ -68,6 +70,11 @@ class Method(ABC):
         loss.backward(inputs=self.optical_params)
         self.optimiser.step()
         return float(loss.detach())
+
+    @torch.no_grad()
+    def encode(self, images: Tensor) -> Tensor:
+        """Digital input encoding of raw images into the PNN's input field."""
+        return self.twin.encoder(images)
 
     # -- evaluation -------------------------------------------------------------------------
     def display_params(self) -> dict[str, Tensor]:

@@ -19,4 +19,9 @@ def electro_optic_activation(
     if not 0 <= alpha < 1:
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
     phase = 0.5 * gain * (field.real**2 + field.imag**2) + 0.5 * bias
-    return math.sqrt(1 - alpha) * torch.cos(phase) * torch.polar(torch.ones_like(phase), -phase) * field
+    return (
+        math.sqrt(1 - alpha)
+        * torch.cos(phase)
+        * torch.polar(torch.ones_like(phase), -phase)
+        * field
+    )

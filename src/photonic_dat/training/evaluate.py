@@ -11,7 +11,9 @@ from torch import Tensor
 @torch.no_grad()
 def predict(score_fn: Callable[[Tensor], Tensor], fields: Tensor, batch_size: int) -> Tensor:
     """Predicted classes of all ``fields`` in batches of ``batch_size``."""
-    preds = [score_fn(fields[i : i + batch_size]).argmax(1) for i in range(0, len(fields), batch_size)]
+    preds = [
+        score_fn(fields[i : i + batch_size]).argmax(1) for i in range(0, len(fields), batch_size)
+    ]
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
@@ -21,4 +23,6 @@ def accuracy(preds: Tensor, labels: Tensor) -> float:
 
 def confusion_matrix(preds: Tensor, labels: Tensor, num_classes: int = 10) -> Tensor:
     idx = labels * num_classes + preds
-    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes
+    )

@@ -38,22 +38,22 @@ def _epoch_metrics(sums: dict[str, float], n: int) -> dict[str, float | None]:
     }
 
 
-def fit(
-    exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = None
-) -> FitResult:
+def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
     """Train ``exp.method``; select the epoch by validation accuracy (physical for methods that
     use the system, the twin's for in-silico training); measure the test split once."""
     cfg, method, system = exp.config, exp.method, exp.system
-    train_x, train_y = exp.data.train
-    val_x, val_y = exp.data.val
+    train_x, train_y = exp.splits.train.images, exp.splits.train.labels
+    val_x, val_y = exp.splits.val.images, exp.splits.val.labels
+    encode = method.encode
     eval_bs = cfg.train.eval_batch_size
     generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, Any]] = []
     best = (-1.0, -1)
     best_state = flat_state(method.modules())
     train_seconds = 0.0
-    bar = tqdm(range(cfg.train.epochs), desc=f"{method.name}", disable=not cfg.train.progress,
-               leave=False)
+    bar = tqdm(
+        range(cfg.train.epochs), desc=f"{method.name}", disable=not cfg.train.progress, leave=False
+    )
     for epoch in bar:
         method.start_epoch(epoch)
         start = time.perf_counter()
@@ -61,12 +61,12 @@ def fit(
         order = torch.randperm(len(train_y), generator=generator)
         for i in range(0, len(order), cfg.train.batch_size):
             idx = order[i : i + cfg.train.batch_size]
-            for key, value in method.step(train_x[idx], train_y[idx]).items():
+            for key, value in method.step(encode(train_x[idx]), train_y[idx]).items():
                 sums[key] += value
         method.end_epoch()
         seconds = time.perf_counter() - start
         train_seconds += seconds
-        val_score = accuracy(predict(method.selection_scores, val_x, eval_bs), val_y)
+        val_score = accuracy(predict(method.selection_scores, val_x, eval_bs, encode), val_y)
         record = {
             "epoch": epoch + 1,
             "seconds": seconds,
@@ -85,10 +85,10 @@ def fit(
             best_state = flat_state(method.modules())
     load_flat_state(method.modules(), best_state)
     queries_training = system.queries.total
-    val_phys = accuracy(predict(method.physical_scores, val_x, eval_bs), val_y)
-    test_x, test_y = exp.data.test
-    test_pred = predict(method.physical_scores, test_x, eval_bs)
-    test_twin = accuracy(predict(method.twin_scores, test_x, eval_bs), test_y)
+    val_phys = accuracy(predict(method.physical_scores, val_x, eval_bs, encode), val_y)
+    test_x, test_y = exp.splits.test.images, exp.splits.test.labels
+    test_pred = predict(method.physical_scores, test_x, eval_bs, encode)
+    test_twin = accuracy(predict(method.twin_scores, test_x, eval_bs, encode), test_y)
     result = {
         "method": method.name,
         "internal_states": cfg.dat.internal_states if method.name == "dat" else None,

@@ -77,10 +77,11 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     """Re-measure a saved model on its physical system (test split)."""
     exp = load_run(run_dir)
     bs = exp.config.train.eval_batch_size
-    x, y = exp.data.test
+    x, y = exp.splits.test.images, exp.splits.test.labels
+    m = exp.method
     out = {
-        "test_accuracy_physical": accuracy(predict(exp.method.physical_scores, x, bs), y),
-        "test_accuracy_twin": accuracy(predict(exp.method.twin_scores, x, bs), y),
+        "test_accuracy_physical": accuracy(predict(m.physical_scores, x, bs, m.encode), y),
+        "test_accuracy_twin": accuracy(predict(m.twin_scores, x, bs, m.encode), y),
         "physical_queries": exp.system.queries.total,
         "test_samples": len(y),
     }
