@@ -21,7 +21,8 @@ app = typer.Typer(
 )
 
 ConfigArg = Annotated[
-    Path | None, typer.Argument(help="YAML config; omitted: the embedded digits default")
+    str | None,
+    typer.Argument(help="YAML file or preset name (mpnn-mnist, ...); omitted: mpnn-digits"),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -75,7 +76,7 @@ def train(
     """Train one PNN with one method against its (simulated) physical system."""
     from photonic_dat.training.run import train_run
 
-    cfg = _guard(load_config, config, set_ or [])
+    cfg = _guard(load_config, config, set_ or [], preset_default=True)
     run_dir = out or _default_out(f"train-{cfg.method}")
     result = _guard(train_run, cfg, run_dir)
     _print_result(result)
@@ -107,7 +108,7 @@ def compare(
     from photonic_dat.experiments.compare import compare_methods, parse_methods
     from photonic_dat.report.tables import format_table
 
-    cfg = _guard(load_config, config, set_ or [])
+    cfg = _guard(load_config, config, set_ or [], preset_default=True)
     specs = _guard(parse_methods, methods)
     out_dir = out or _default_out("compare")
     rows = _guard(compare_methods, cfg, specs, out_dir, echo=typer.echo)

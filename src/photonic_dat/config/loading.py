@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,41 @@ def build_config(data: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(_format_validation(err)) from None
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
-    """Read a YAML file (or start from the defaults), apply ``--set`` overrides, validate."""
+PRESETS = resources.files("photonic_dat") / "presets"
+DEFAULT_PRESET = "mpnn-digits"
+
+
+def list_presets() -> list[str]:
+    """Names of the configuration presets shipped with the package."""
+    return sorted(
+        p.name.removesuffix(".yaml") for p in PRESETS.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    """A YAML file path, or a preset name (``mpnn-mnist``); ``None`` is the embedded default."""
+    if path is None:
+        path = DEFAULT_PRESET
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    preset = PRESETS / f"{path}.yaml"
+    if preset.is_file():
+        return Path(str(preset))
+    raise ConfigError(f"config file not found: {path} (presets: {', '.join(list_presets())})")
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Iterable[str] = (), *, preset_default: bool = False
+) -> RunConfig:
+    """Read a YAML file or preset, apply ``--set`` overrides, validate.
+
+    ``path=None`` starts from the schema defaults, or from the embedded default preset
+    (``mpnn-digits``) when ``preset_default`` is true (what the CLI does).
+    """
     data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
+    if path is not None or preset_default:
+        path = resolve_config_path(path)
         try:
             loaded = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:

@@ -42,6 +42,8 @@ class DPNNConfig(_Section):
     detector_size: int | None = Field(None, ge=1, description="detector square side (pixels)")
     detector_layout: str = "grid3-4-3"
     readout_temperature: float = Field(10.0, gt=0)
+    phase_wrap: Literal["sigmoid", "mod"] = Field("sigmoid", description="raw -> [0, 2pi)")
+    init_std: float = Field(0.0, ge=0, description="std of the initial raw phase parameters")
 
 
 class DataConfig(_Section):

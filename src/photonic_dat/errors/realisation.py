@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from photonic_dat.io import atomic_write_text, atomic_path
+from photonic_dat.io import atomic_path, atomic_write_text
 
 _SEP = "."
 

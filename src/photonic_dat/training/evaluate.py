@@ -9,10 +9,16 @@ from torch import Tensor
 
 
 @torch.no_grad()
-def predict(score_fn: Callable[[Tensor], Tensor], fields: Tensor, batch_size: int) -> Tensor:
-    """Predicted classes of all ``fields`` in batches of ``batch_size``."""
+def predict(
+    score_fn: Callable[[Tensor], Tensor],
+    images: Tensor,
+    batch_size: int,
+    encode: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """Predicted classes of all ``images``, encoded and scored in batches of ``batch_size``."""
     preds = [
-        score_fn(fields[i : i + batch_size]).argmax(1) for i in range(0, len(fields), batch_size)
+        score_fn(encode(images[i : i + batch_size])).argmax(1)
+        for i in range(0, len(images), batch_size)
     ]
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 

@@ -87,3 +87,27 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     }
     atomic_write_text(run_dir / "evaluation.json", json.dumps(out, indent=2))
     return out
+
+
+def deploy_run(run_dir: Path, config: RunConfig) -> dict[str, Any]:
+    """Deploy the PNN trained in ``run_dir`` on the device that ``config`` describes (e.g. the
+    same design with another error seed) and measure its validation and test accuracy."""
+    exp = build_experiment(config)
+    state = load_checkpoint(run_dir / "model.safetensors")
+    load_flat_state(
+        {"pnn": exp.method.twin}, {k: v for k, v in state.items() if k.startswith("pnn/")}
+    )
+    m, bs = exp.method, config.train.eval_batch_size
+    val, test = exp.splits.val, exp.splits.test
+    return {
+        "val_accuracy_physical": accuracy(
+            predict(m.physical_scores, val.images, bs, m.encode), val.labels
+        ),
+        "test_accuracy_physical": accuracy(
+            predict(m.physical_scores, test.images, bs, m.encode), test.labels
+        ),
+        "test_accuracy_twin": accuracy(
+            predict(m.twin_scores, test.images, bs, m.encode), test.labels
+        ),
+        "physical_queries": exp.system.queries.total,
+    }

@@ -1,0 +1,86 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from photonic_dat.cli.main import app
+
+runner = CliRunner()
+SMALL = [
+    "--set", "mpnn.ports=16", "--set", "mpnn.meshes=2", "--set", "train.epochs=1",
+    "--set", "data.train_samples=200", "--set", "data.test_samples=100",
+    "--set", "data.val_samples=50", "--set", "dat.sepn.features=[4,8]",
+    "--set", "train.progress=false",
+]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "--set", "errors.bs_std=-1"], "errors.bs_std"),
+        (["train", "--set", "method=foo"], "method"),
+        (["train", "--set", "nonsense"], "KEY=VALUE"),
+        (["train", "no-such-config.yaml"], "not found"),
+        (["compare", "--methods", "dat,magic"], "magic"),
+        (["evaluate", "/nonexistent/run"], "not a run directory"),
+        (["train", "--set", "data.name=mnist", "--set", "data.root=/nonexistent"], "nonexistent"),
+    ],
+)
+def test_bad_input_exits_2_with_message(args, fragment):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+
+
+def test_separable_without_block_access_is_a_clear_error(tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", *SMALL, "--set", "dat.internal_states=separable",
+         "--set", "system.block_access=false", "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 2
+    assert "block-level access" in result.output
+
+
+def test_train_then_evaluate_reproduces_the_result(tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", *SMALL, "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "metrics.jsonl", "model.safetensors", "result.json",
+                 "curves.png", "confusion.png", "system/errors.safetensors"):
+        assert (run / name).is_file(), name
+    saved = json.loads((run / "result.json").read_text())
+    for key in ("test_accuracy_physical", "test_accuracy_twin", "val_accuracy_physical",
+                "physical_queries", "train_seconds", "method", "internal_states", "model",
+                "dataset"):
+        assert key in saved
+    assert 0 <= saved["test_accuracy_physical"] <= 1
+    line = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert {"epoch", "seconds", "train_samples", "task_loss", "similarity_loss",
+            "physical_queries"} <= set(line)
+    result = runner.invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    again = json.loads((run / "evaluation.json").read_text())
+    assert again["test_accuracy_physical"] == pytest.approx(saved["test_accuracy_physical"])
+    assert again["test_accuracy_twin"] == pytest.approx(saved["test_accuracy_twin"])
+
+
+def test_compare_writes_one_run_per_method_and_a_summary(tmp_path):
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", *SMALL, "--methods", "insilico,pat", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "insilico" / "result.json").is_file() and (out / "pat" / "result.json").is_file()
+    rows = json.loads((out / "summary.json").read_text())
+    assert [r["method"] for r in rows] == ["insilico", "pat"]
+    assert "test acc (physical)" in result.output
+    assert (out / "summary.csv").read_text().startswith("label,")
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run(
+        [sys.executable, "-m", "photonic_dat.cli.main", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "compare" in proc.stdout
