@@ -9,10 +9,22 @@ from photonic_dat.cli.main import app
 
 runner = CliRunner()
 SMALL = [
-    "--set", "mpnn.ports=16", "--set", "mpnn.meshes=2", "--set", "train.epochs=1",
-    "--set", "data.train_samples=200", "--set", "data.test_samples=100",
-    "--set", "data.val_samples=50", "--set", "dat.sepn.features=[4,8]",
-    "--set", "train.progress=false",
+    "--set",
+    "mpnn.ports=16",
+    "--set",
+    "mpnn.meshes=2",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "data.train_samples=200",
+    "--set",
+    "data.test_samples=100",
+    "--set",
+    "data.val_samples=50",
+    "--set",
+    "dat.sepn.features=[4,8]",
+    "--set",
+    "train.progress=false",
 ]
 
 
@@ -37,8 +49,16 @@ def test_bad_input_exits_2_with_message(args, fragment):
 def test_separable_without_block_access_is_a_clear_error(tmp_path):
     result = runner.invoke(
         app,
-        ["train", *SMALL, "--set", "dat.internal_states=separable",
-         "--set", "system.block_access=false", "--out", str(tmp_path / "r")],
+        [
+            "train",
+            *SMALL,
+            "--set",
+            "dat.internal_states=separable",
+            "--set",
+            "system.block_access=false",
+            "--out",
+            str(tmp_path / "r"),
+        ],
     )
     assert result.exit_code == 2
     assert "block-level access" in result.output
@@ -48,18 +68,39 @@ def test_train_then_evaluate_reproduces_the_result(tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", *SMALL, "--out", str(run)])
     assert result.exit_code == 0, result.output
-    for name in ("config.yaml", "metrics.jsonl", "model.safetensors", "result.json",
-                 "curves.png", "confusion.png", "system/errors.safetensors"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "model.safetensors",
+        "result.json",
+        "curves.png",
+        "confusion.png",
+        "system/errors.safetensors",
+    ):
         assert (run / name).is_file(), name
     saved = json.loads((run / "result.json").read_text())
-    for key in ("test_accuracy_physical", "test_accuracy_twin", "val_accuracy_physical",
-                "physical_queries", "train_seconds", "method", "internal_states", "model",
-                "dataset"):
+    for key in (
+        "test_accuracy_physical",
+        "test_accuracy_twin",
+        "val_accuracy_physical",
+        "physical_queries",
+        "train_seconds",
+        "method",
+        "internal_states",
+        "model",
+        "dataset",
+    ):
         assert key in saved
     assert 0 <= saved["test_accuracy_physical"] <= 1
     line = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
-    assert {"epoch", "seconds", "train_samples", "task_loss", "similarity_loss",
-            "physical_queries"} <= set(line)
+    assert {
+        "epoch",
+        "seconds",
+        "train_samples",
+        "task_loss",
+        "similarity_loss",
+        "physical_queries",
+    } <= set(line)
     result = runner.invoke(app, ["evaluate", str(run)])
     assert result.exit_code == 0, result.output
     again = json.loads((run / "evaluation.json").read_text())

@@ -13,16 +13,16 @@ def test_pat_forward_is_measurement_and_gradient_is_twin_vjp():
     measured = system.measure(exp.method.display_params(), x).output
     params = list(twin.blocks.parameters())
 
-    twin_out = intensity(twin.run(x).output)
-    value = measured_forward(twin_out, measured)
-    assert torch.equal(value, measured)
-    loss = torch.nn.functional.cross_entropy(twin.readout(value), y)
+    twin_scores = twin.readout(intensity(twin.run(x).output))
+    value = measured_forward(twin_scores, twin.readout(measured))
+    assert torch.equal(value, twin.readout(measured))  # forward = the measurement
+    loss = torch.nn.functional.cross_entropy(value, y)
     pat_grads = torch.autograd.grad(loss, params)
 
     # by hand: upstream gradient evaluated at the measurement, pulled back through the twin
-    m = measured.clone().requires_grad_()
-    (g_out,) = torch.autograd.grad(torch.nn.functional.cross_entropy(twin.readout(m), y), m)
-    manual = torch.autograd.grad(intensity(twin.run(x).output), params, g_out)
+    m = twin.readout(measured).clone().requires_grad_()
+    (g_out,) = torch.autograd.grad(torch.nn.functional.cross_entropy(m, y), m)
+    manual = torch.autograd.grad(twin.readout(intensity(twin.run(x).output)), params, g_out)
     for a, b in zip(pat_grads, manual, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 

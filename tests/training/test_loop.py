@@ -8,6 +8,7 @@ from tests.helpers import small_config
 def test_same_seed_gives_the_same_numbers():
     cfg = small_config("method=dat", "errors.shot_photons=500", "errors.read_std=0.001")
     a, b = fit(build_experiment(cfg)), fit(build_experiment(cfg))
+
     def timeless(history):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
 
@@ -37,9 +38,17 @@ def test_insilico_never_queries_the_system_while_training():
 
 def test_dat_beats_direct_deployment_on_digits_under_errors():
     common = (
-        "mpnn.ports=16", "mpnn.meshes=2", "train.epochs=12", "train.batch_size=32",
-        "train.lr=0.02", "dat.sepn_start_epoch=4", "dat.lr=0.01", "errors.bs_std=0.1",
-        "errors.ps_std=0.1", "data.train_samples=null", "data.val_samples=null",
+        "mpnn.ports=16",
+        "mpnn.meshes=2",
+        "train.epochs=12",
+        "train.batch_size=32",
+        "train.lr=0.02",
+        "dat.sepn_start_epoch=4",
+        "dat.lr=0.01",
+        "errors.bs_std=0.1",
+        "errors.ps_std=0.1",
+        "data.train_samples=null",
+        "data.val_samples=null",
         "data.test_samples=null",
     )
     dd = fit(build_experiment(small_config("method=insilico", *common))).result

@@ -70,7 +70,7 @@ def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
     torch.manual_seed(config.seed)
     sepns = {}
     for k, block in enumerate(pnn.blocks):
-        if not block.measurable:
+        if not (block.measurable and block.has_sepn):
             continue
         grid = square_grid(block.field_shape)
         working = None

@@ -7,9 +7,10 @@ physical system once and uses that measurement twice:
    L2-normalised intensities at the output, plus at every internal state in ``unitary`` mode;
    in ``separable`` mode each block's SEPN is fitted on that block alone, driven through the
    system's block-level access (extra, counted queries);
-2. task step (optical parameters only): the twin is run with SEPN weight ``w`` and *state
-   fusion* (measured amplitude, twin phase) at the output and, with internal states, after
-   every tapped block; cross-entropy of the fused output's readout.
+2. task step (optical parameters only): the twin is run with SEPN weight ``w`` and, with
+   internal states, *state fusion* (measured amplitude, twin phase) after every tapped block;
+   at the output the measured class scores replace the twin's (as in PAT), so the loss value
+   is the physical system's while its gradient flows through the SEPN-corrected twin.
 
 Separable mode needs block-level access to the device: a system must be able to drive one
 block with a chosen input field and measure its output alone. Systems that cannot refuse it.
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from photonic_dat.methods.base import Method, OptimSettings, correct
-from photonic_dat.methods.fusion import fuse_amplitude
+from photonic_dat.methods.fusion import fuse_amplitude, measured_forward
 from photonic_dat.models.pnn import PNN
 from photonic_dat.models.readout import l2_normalise
 from photonic_dat.optics.detectors import intensity
@@ -147,15 +148,15 @@ class DAT(Method):
         measured = self.system.measure(self.display_params(), fields, self.taps)
         sim = self._similarity_update(fields, measured)
         trace = self.corrected_run(fields, self.current_weight, measured)
-        twin_scores = self.twin.readout(intensity(trace.output.detach()))
-        scores = self.twin.readout(intensity(fuse_amplitude(trace.output, measured.output)))
+        twin_scores = self.twin.readout(intensity(trace.output))
+        scores = measured_forward(twin_scores, self.twin.readout(measured.output))
         loss = self.task_update(scores, labels)
         n = len(labels)
         return {
             "task_loss": loss * n,
             "similarity_loss": sim * n,
             "correct_phys": correct(scores, labels),
-            "correct_twin": correct(twin_scores, labels),
+            "correct_twin": correct(twin_scores.detach(), labels),
         }
 
     def end_epoch(self) -> None:

@@ -21,6 +21,8 @@ class Block(nn.Module):
 
     #: whether the intensity after this block can be measured (camera / photodiodes)
     measurable: bool = False
+    #: whether DAT gives this block an SEPN (only measurable blocks get one)
+    has_sepn: bool = True
 
     def forward(self, field: Tensor, errors: BlockErrors | None = None) -> Tensor:
         raise NotImplementedError
