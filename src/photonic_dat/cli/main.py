@@ -58,6 +58,7 @@ def _print_result(result: dict[str, Any]) -> None:
         "val_accuracy_physical",
         "physical_queries",
         "train_seconds",
+        "sepn_parameters",
     )
     for key in keys:
         if key in result and result[key] is not None:
