@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
 
@@ -69,13 +70,15 @@ class PhysicalSystem(ABC):
     def __init__(self, capabilities: Capabilities) -> None:
         self.capabilities = capabilities
         self.queries = QueryCounter()
-        self._last_params_id: tuple | None = None
+        self._displayed: dict[str, Tensor] = {}
 
     def _count(self, params: Mapping[str, Tensor], samples: int, block: bool = False) -> None:
-        key = tuple((name, t.data_ptr(), t._version) for name, t in sorted(params.items()))
-        if key != self._last_params_id:
+        changed = params.keys() != self._displayed.keys() or any(
+            not torch.equal(value, self._displayed[name]) for name, value in params.items()
+        )
+        if changed:  # new settings must be written to the device (SLM frame, DAC update)
             self.queries.parameter_uploads += 1
-            self._last_params_id = key
+            self._displayed = {name: value.detach().clone() for name, value in params.items()}
         if block:
             self.queries.block_samples += samples
         else:
