@@ -9,9 +9,18 @@ Reference: K. Matsushima and T. Shimobaba, "Band-limited angular spectrum method
 numerical simulation of free-space propagation in far and near fields", Opt. Express 17,
 19662 (2009).
 
-Propagation is done on a zero-padded grid (``pad_factor``) to suppress the wrap-around
-of the circular convolution implied by the FFT, and the transfer function is limited to
-the frequencies that the padded grid samples without aliasing (the "band limit").
+Two ways to propagate an ``H x W`` aperture field:
+
+* ``method="convolution"`` (default): an exact *linear* convolution of the field with the
+  band-limited impulse response. The impulse response is computed once (cached) by the
+  angular spectrum method on a grid large enough to hold its whole geometric spread (set by
+  the largest angle the pixel pitch supports, ``sin = wavelength / (2 pitch)``), cut to the
+  ``(2H - 1) x (2W - 1)`` offsets that connect two aperture pixels, and applied with FFTs of
+  size ``2H x 2W``. Same cost per call as angular spectrum with ``pad_factor = 2``, but no
+  wrap-around and no band-limit truncation when the light spreads further than the padding
+  (e.g. 8 um pixels over 5 cm spread about 200 pixels).
+* ``method="angular-spectrum"``: zero-pad by ``pad_factor``, multiply by the band-limited
+  transfer function, crop. Needed for a differentiable (tensor) distance.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ __all__ = [
     "angular_spectrum_transfer",
     "band_limit_frequencies",
     "clear_transfer_cache",
+    "convolution_transfer",
     "crop_center",
     "pad_center",
     "padded_shape",
@@ -281,12 +291,77 @@ def transfer_function(
 
 
 def clear_transfer_cache() -> None:
-    """Empty the LRU cache behind :func:`transfer_function`."""
+    """Empty the LRU caches behind :func:`transfer_function` and :func:`convolution_transfer`."""
     _cached_transfer.cache_clear()
+    _cached_convolution_transfer.cache_clear()
 
 
 transfer_function.cache_info = _cached_transfer.cache_info  # type: ignore[attr-defined]
 transfer_function.cache_clear = _cached_transfer.cache_clear  # type: ignore[attr-defined]
+
+
+def spread_pixels(pitch: float, wavelength: float, distance: float) -> int:
+    """Lateral reach (pixels) of light over ``distance`` at the largest angle a grid of
+    ``pitch`` samples, ``sin(theta) = wavelength / (2 pitch)`` (capped at 89 degrees)."""
+    sin_max = min(wavelength / (2 * pitch), math.sin(math.radians(89)))
+    return math.ceil(abs(distance) * sin_max / math.sqrt(1 - sin_max**2) / pitch)
+
+
+def _next_fast_size(n: int) -> int:
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+@functools.lru_cache(maxsize=_TRANSFER_CACHE_SIZE)
+def _cached_convolution_transfer(
+    shape: tuple[int, int],
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Tensor:
+    h, w = shape
+    reach = spread_pixels(pitch, wavelength, distance)
+    big = (_next_fast_size(2 * h + 2 * reach + 16), _next_fast_size(2 * w + 2 * reach + 16))
+    with torch.inference_mode(False), torch.no_grad():
+        transfer = angular_spectrum_transfer(
+            big, pitch, wavelength, distance, band_limit=True, dtype=torch.complex128
+        )
+        impulse = torch.fft.ifft2(transfer)
+        dy = torch.arange(-(h - 1), h)
+        dx = torch.arange(-(w - 1), w)
+        kernel = torch.zeros(2 * h, 2 * w, dtype=torch.complex128)
+        kernel[(dy % (2 * h))[:, None], (dx % (2 * w))[None, :]] = impulse[
+            (dy % big[0])[:, None], (dx % big[1])[None, :]
+        ]
+        return torch.fft.fft2(kernel).to(dtype=dtype, device=device)
+
+
+def convolution_transfer(
+    shape: tuple[int, int],
+    pitch: float,
+    wavelength: float,
+    distance: float,
+    *,
+    dtype: torch.dtype = torch.complex64,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Fourier transform, on a ``(2H, 2W)`` grid, of the band-limited impulse response cut to
+    the offsets between two pixels of an ``H x W`` aperture (cached like
+    :func:`transfer_function`). Multiplying the FFT of the aperture field placed at the
+    top-left of that grid gives the exact linear convolution."""
+    key_device = torch.device(device) if device is not None else torch.device("cpu")
+    return _cached_convolution_transfer(
+        _check_shape(shape),
+        _check_positive("pitch", pitch),
+        _check_positive("wavelength", wavelength),
+        float(distance),
+        dtype,
+        key_device,
+    )
 
 
 # --------------------------------------------------------------------------- propagation
@@ -346,10 +421,13 @@ def propagate(
     *,
     pad_factor: float = 2.0,
     band_limit: bool = True,
+    method: str = "convolution",
 ) -> Tensor:
     """Propagate ``field (..., H, W)`` over ``distance`` m; returns ``(..., H, W)``.
 
-    The field is zero-padded (centred) to ``ceil(pad_factor * N)`` per axis, multiplied in
+    ``method="convolution"`` (default, float distances): exact linear convolution with the
+    band-limited impulse response (see the module docstring); ``pad_factor`` and
+    ``band_limit`` are then not used. ``method="angular-spectrum"``: the field is zero-padded (centred) to ``ceil(pad_factor * N)`` per axis, multiplied in
     the Fourier domain by the band-limited angular-spectrum transfer function, and cropped
     back. ``pad_factor = 2`` doubles each side length; ``pad_factor = 1`` gives periodic
     propagation. ``pitch`` and ``wavelength`` in m. A real field is promoted to complex.
@@ -359,8 +437,19 @@ def propagate(
     _check_field(field)
     pitch = _check_positive("pitch", pitch)
     wavelength = _check_positive("wavelength", wavelength)
+    if method not in ("convolution", "angular-spectrum"):
+        raise ValueError(f"method must be 'convolution' or 'angular-spectrum', got {method!r}")
     shape = (field.shape[-2], field.shape[-1])
+    if method == "convolution" and not isinstance(distance, Tensor):
+        _check_distance(distance)
+        dtype = _complex_dtype_for(field)
+        transfer = convolution_transfer(
+            shape, pitch, wavelength, float(distance), dtype=dtype, device=field.device
+        )
+        h, w = shape
+        spectrum = torch.fft.fft2(field.to(dtype), s=(2 * h, 2 * w))
+        return torch.fft.ifft2(spectrum * transfer)[..., :h, :w].contiguous()
     big = padded_shape(shape, pad_factor)
     padded = pad_center(field.to(_complex_dtype_for(field)), big)
     out = propagate_padded(padded, pitch, wavelength, distance, band_limit=band_limit)
-    return crop_center(out, shape)
+    return crop_center(out, shape).contiguous()
