@@ -68,9 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = [measure(m, args.steps, args.batch, args.threads) for m in args.methods.split(",")]
     print(f"MPNN 3 x 64 ports, batch {args.batch}, {args.threads} threads, {args.steps} steps")
-    print(
-        f"{'method':<14} {'ms/step':>9} {'samples/s':>10} {'vs reference':>13} {'queries/epoch':>14}"
-    )
+    header = ("method", "ms/step", "samples/s", "vs reference", "queries/epoch")
+    print(f"{header[0]:<14} {header[1]:>9} {header[2]:>10} {header[3]:>13} {header[4]:>14}")
     for r in rows:
         ref = REFERENCE.get(r["method"])
         ratio = f"{r['samples_per_s'] / ref:.0f}x" if ref else "-"

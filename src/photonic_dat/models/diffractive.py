@@ -178,10 +178,11 @@ class DiffractiveLayer(_Gap):
             phase = quantize_phase(phase, int(levels), straight_through=True)
         gain, gamma = errors.get("gain"), errors.get("gamma")
         if gain is not None or gamma is not None:
+            like = {"dtype": phase.dtype, "device": phase.device}
             phase = modulator_response(
                 phase,
-                1.0 if gain is None else gain.to(phase.dtype),
-                1.0 if gamma is None else gamma.to(phase.dtype),
+                1.0 if gain is None else gain.to(**like),
+                1.0 if gamma is None else gamma.to(**like),
             )
         sigma = _scalar(errors, "fringing_sigma")
         if sigma:

@@ -427,12 +427,12 @@ def propagate(
 
     ``method="convolution"`` (default, float distances): exact linear convolution with the
     band-limited impulse response (see the module docstring); ``pad_factor`` and
-    ``band_limit`` are then not used. ``method="angular-spectrum"``: the field is zero-padded (centred) to ``ceil(pad_factor * N)`` per axis, multiplied in
-    the Fourier domain by the band-limited angular-spectrum transfer function, and cropped
-    back. ``pad_factor = 2`` doubles each side length; ``pad_factor = 1`` gives periodic
-    propagation. ``pitch`` and ``wavelength`` in m. A real field is promoted to complex.
-    ``distance`` may be a real tensor (see :func:`propagate_padded`) for gradients w.r.t.
-    axial position.
+    ``band_limit`` are then not used. ``method="angular-spectrum"``: the field is zero-padded
+    (centred) to ``ceil(pad_factor * N)`` per axis, multiplied in the Fourier domain by the
+    band-limited angular-spectrum transfer function, and cropped back. ``pad_factor = 2``
+    doubles each side length; ``pad_factor = 1`` gives periodic propagation. ``pitch`` and ``wavelength`` in m. A real field is promoted to complex.
+    ``distance`` may be a real tensor (angular spectrum, see :func:`propagate_padded`) for
+    gradients w.r.t. axial position.
     """
     _check_field(field)
     pitch = _check_positive("pitch", pitch)
