@@ -430,7 +430,8 @@ def propagate(
     ``band_limit`` are then not used. ``method="angular-spectrum"``: the field is zero-padded
     (centred) to ``ceil(pad_factor * N)`` per axis, multiplied in the Fourier domain by the
     band-limited angular-spectrum transfer function, and cropped back. ``pad_factor = 2``
-    doubles each side length; ``pad_factor = 1`` gives periodic propagation. ``pitch`` and ``wavelength`` in m. A real field is promoted to complex.
+    doubles each side length; ``pad_factor = 1`` gives periodic propagation.
+    ``pitch`` and ``wavelength`` in m. A real field is promoted to complex.
     ``distance`` may be a real tensor (angular spectrum, see :func:`propagate_padded`) for
     gradients w.r.t. axial position.
     """
