@@ -51,6 +51,7 @@ def build_dpnn(config: RunConfig) -> PNN:
             cfg.wavelength,
             first_gap if k == 0 else cfg.distance,
             pad_factor=cfg.pad_factor,
+            propagation=cfg.propagation,
             illuminated=k == 0,
             wrap=cfg.phase_wrap,
             init_std=cfg.init_std,
@@ -58,7 +59,9 @@ def build_dpnn(config: RunConfig) -> PNN:
         )
         for k in range(cfg.layers)
     ]
-    blocks.append(FreeSpace(n, cfg.pitch, cfg.wavelength, last_gap, cfg.pad_factor))
+    blocks.append(
+        FreeSpace(n, cfg.pitch, cfg.wavelength, last_gap, cfg.pad_factor, cfg.propagation)
+    )
     region = cfg.detector_size if cfg.detector_size is not None else default_detector_size(n)
     try:
         masks = detector_layout(n, NUM_CLASSES, region, cfg.detector_layout)

@@ -44,6 +44,9 @@ class DPNNConfig(_Section):
     readout_temperature: float = Field(10.0, gt=0)
     phase_wrap: Literal["sigmoid", "mod"] = Field("sigmoid", description="raw -> [0, 2pi)")
     init_std: float = Field(0.0, ge=0, description="std of the initial raw phase parameters")
+    propagation: Literal["convolution", "angular-spectrum"] = Field(
+        "convolution", description="free-space method; pad_factor is for angular-spectrum"
+    )
 
 
 class DataConfig(_Section):

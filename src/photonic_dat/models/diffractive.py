@@ -3,9 +3,11 @@
 Geometry: every plane (input, each layer, detector) is sampled on the same ``n x n`` grid, one
 pixel per neuron, pitch ``pitch`` (m). Light travels ``input -> gap 0 -> layer 0 -> gap 1 ->
 layer 1 -> ... -> layer L-1 -> output gap -> detector``. A :class:`DiffractiveLayer` is "gap
-then mask"; :class:`FreeSpace` is the final gap. Each propagation zero-pads the grid by
-``pad_factor`` (band-limited angular spectrum, :mod:`photonic_dat.optics.free_space`) and crops
-back: light that leaves the ``n x n`` aperture is lost, as it is in the hardware.
+then mask"; :class:`FreeSpace` is the final gap. Each gap is propagated by
+:func:`photonic_dat.optics.free_space.propagate` (``propagation="convolution"``: exact linear
+convolution with the band-limited impulse response; ``"angular-spectrum"``: zero-padding by
+``pad_factor``, band-limited transfer function, crop). Only the ``n x n`` aperture is kept:
+light that leaves it is lost, as it is in the hardware.
 
 With ``errors`` (one layer's tensors of a hidden :class:`~photonic_dat.errors.realisation.
 ErrorRealisation`) a layer displays its phase through a non-ideal modulator and sits at a
@@ -37,6 +39,7 @@ from photonic_dat.optics.diffractive import (
 from photonic_dat.optics.free_space import propagate
 
 SHIFT_MODES = ("bilinear", "fourier")
+PROPAGATIONS = ("convolution", "angular-spectrum")
 NORMALISATIONS = ("l2", "total")
 
 #: names of the per-layer error tensors (SI units)
@@ -67,7 +70,13 @@ class _Gap(Block):
     measurable = True
 
     def __init__(
-        self, neurons: int, pitch: float, wavelength: float, distance: float, pad_factor: float
+        self,
+        neurons: int,
+        pitch: float,
+        wavelength: float,
+        distance: float,
+        pad_factor: float = 2.0,
+        propagation: str = "convolution",
     ) -> None:
         super().__init__()
         if neurons < 1:
@@ -77,6 +86,9 @@ class _Gap(Block):
                 raise ValueError(f"{name} must be a positive length in m, got {value}")
         if pad_factor < 1:
             raise ValueError(f"pad_factor must be >= 1, got {pad_factor}")
+        if propagation not in PROPAGATIONS:
+            raise ValueError(f"propagation must be one of {PROPAGATIONS}, got {propagation!r}")
+        self.propagation = propagation
         self.neurons = int(neurons)
         self.pitch = float(pitch)
         self.wavelength = float(wavelength)
@@ -100,6 +112,7 @@ class _Gap(Block):
             self.wavelength,
             self.gap_distance(errors),
             pad_factor=self.pad_factor,
+            method=self.propagation,
         )
 
     def _draw_gap(self, spec: DiffractiveErrorSpec, generator: torch.Generator) -> dict:
@@ -110,7 +123,8 @@ class _Gap(Block):
     def _geometry_repr(self) -> str:
         return (
             f"neurons={self.neurons}, pitch={self.pitch:.3g} m, wavelength={self.wavelength:.4g} "
-            f"m, distance={self.distance:.4g} m, pad_factor={self.pad_factor:g}"
+            f"m, distance={self.distance:.4g} m, propagation={self.propagation}"
+            + (f", pad_factor={self.pad_factor:g}" if self.propagation != "convolution" else "")
         )
 
 
@@ -138,13 +152,14 @@ class DiffractiveLayer(_Gap):
         distance: float,
         *,
         pad_factor: float = 2.0,
+        propagation: str = "convolution",
         illuminated: bool = False,
         wrap: str = "sigmoid",
         shift_mode: str = "bilinear",
         init_std: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(neurons, pitch, wavelength, distance, pad_factor)
+        super().__init__(neurons, pitch, wavelength, distance, pad_factor, propagation)
         if wrap not in ("sigmoid", "mod"):
             raise ValueError(f"wrap must be 'sigmoid' or 'mod', got {wrap!r}")
         if shift_mode not in SHIFT_MODES:
