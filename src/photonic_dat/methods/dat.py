@@ -116,24 +116,31 @@ class DAT(Method):
         self._sepn_update(loss)
         return float(loss.detach())
 
-    def _separable_update(self, fields: Tensor) -> float:
-        params = self.display_params()
-        inputs: dict[int, Tensor] = {}
+    def _block_inputs(self, fields: Tensor) -> list[Tensor]:
+        """The corrected twin's field entering each block (the best estimate of the device's)."""
+        inputs = [fields]
+        corrected = self._hook(1.0, None)
 
         def record(k: int, field: Tensor) -> Tensor:
-            inputs[k + 1] = field
+            field = corrected(k, field)
+            inputs.append(field)
             return field
 
         with torch.no_grad():
-            inputs[0] = fields
-            self.twin.run(fields, hook=lambda k, f: record(k, self._hook(1.0, None)(k, f)))
+            self.twin.run(fields, hook=record)
+        return inputs
+
+    def _separable_update(self, fields: Tensor) -> float:
+        """Fit each SEPN on its block alone: drive the block with the twin's estimate of its
+        input field through block-level access and match the measured output."""
+        params = self.display_params()
+        inputs = self._block_inputs(fields)
         total = 0.0
         for key, sepn in self.sepns.items():
             k = int(key)
-            x = inputs[k].detach()
-            measured = self.system.measure_block(k, params, x)
+            measured = self.system.measure_block(k, params, inputs[k])
             with torch.no_grad():
-                ideal = self.twin.blocks[k](x)
+                ideal = self.twin.blocks[k](inputs[k])
             loss = similarity_loss(intensity(ideal + sepn(ideal)), measured)
             self._sepn_update(loss)
             total += float(loss.detach())
