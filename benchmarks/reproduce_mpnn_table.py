@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from photonic_dat.experiments.sweep import Job, deploy_jobs, mean_spread, run_jobs
 
 PAPER = {  # (dataset, bs, ps) -> DD, PAT, DAT w/o IS, DAT w/ IS (test accuracy, %)
     ("mnist", 0.0, 0.0): (96.8, None, None, None),
@@ -63,39 +63,6 @@ def _overrides(args, dataset: str, bs: float, ps: float, seed: int, spec: str) -
     return sets + list(args.set or [])
 
 
-def _train(job: tuple[list[str], str, str]) -> dict:
-    overrides, preset, run_dir = job
-    import torch
-
-    torch.set_num_threads(1)
-    from photonic_dat.config.loading import load_config
-    from photonic_dat.training.run import train_run
-
-    path = Path(run_dir)
-    if (path / "result.json").is_file():
-        return json.loads((path / "result.json").read_text())
-    return train_run(load_config(preset, overrides), path)
-
-
-def _deploy(job: tuple[list[str], str, str]) -> dict:
-    overrides, preset, run_dir = job
-    import torch
-
-    torch.set_num_threads(1)
-    from photonic_dat.config.loading import load_config
-    from photonic_dat.training.run import deploy_run
-
-    return deploy_run(Path(run_dir), load_config(preset, overrides))
-
-
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = 100 * statistics.fmean(values)
-    spread = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.1f} +- {spread:.1f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +77,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="bench-out/mpnn-table")
     parser.add_argument("--set", action="append", help="extra KEY=VALUE overrides for every run")
+    parser.add_argument(
+        "--report-only", action="store_true", help="tabulate finished runs, train nothing"
+    )
     args = parser.parse_args()
 
     datasets = args.datasets.split(",")
@@ -119,43 +89,43 @@ def main() -> None:
     out = Path(args.out)
     preset = "mpnn-mnist"
 
-    train_jobs, keys = [], []
+    jobs: dict[tuple, Job] = {}
     for ds in datasets:
-        ideal_dir = out / ds / "insilico"
-        train_jobs.append((_overrides(args, ds, 0.0, 0.0, 0, "insilico"), preset, str(ideal_dir)))
-        keys.append((ds, None, None, "insilico"))
+        overrides = _overrides(args, ds, 0.0, 0.0, 0, "insilico")
+        jobs[(ds, None, None, "insilico")] = Job(
+            preset, tuple(overrides), str(out / ds / "insilico")
+        )
         for bs, ps in settings:
             for seed in seeds:
                 for spec in methods:
                     run_dir = out / ds / f"bs{bs}_ps{ps}" / f"seed{seed}" / spec
-                    train_jobs.append(
-                        (_overrides(args, ds, bs, ps, seed, spec), preset, str(run_dir))
-                    )
-                    keys.append((ds, (bs, ps), seed, spec))
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = dict(zip(keys, pool.map(_train, train_jobs), strict=True))
-        deploy_jobs, deploy_keys = [], []
-        for ds in datasets:
-            for bs, ps in settings:
-                for seed in seeds:
-                    deploy_jobs.append(
-                        (
-                            _overrides(args, ds, bs, ps, seed, "insilico"),
-                            preset,
-                            str(out / ds / "insilico"),
-                        )
-                    )
-                    deploy_keys.append((ds, (bs, ps), seed, "dd"))
-        results.update(dict(zip(deploy_keys, pool.map(_deploy, deploy_jobs), strict=True)))
+                    overrides = _overrides(args, ds, bs, ps, seed, spec)
+                    jobs[(ds, (bs, ps), seed, spec)] = Job(preset, tuple(overrides), str(run_dir))
+    if args.report_only:  # tabulate the runs that have finished, train nothing
+        jobs = {k: j for k, j in jobs.items() if (Path(j.run_dir) / "result.json").is_file()}
+    results = dict(zip(jobs, run_jobs(list(jobs.values()), args.jobs), strict=True))
+    deploys = {
+        (ds, (bs, ps), seed, "dd"): (
+            Job(preset, tuple(_overrides(args, ds, bs, ps, seed, "insilico")), ""),
+            str(out / ds / "insilico"),
+        )
+        for ds in datasets
+        if (ds, None, None, "insilico") in results
+        for bs, ps in settings
+        for seed in seeds
+    }
+    results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
 
     rows = []
     for ds in datasets:
+        if (ds, None, None, "insilico") not in results:
+            continue
         ideal = results[(ds, None, None, "insilico")]["test_accuracy_physical"]
         rows.append(
             {
                 "dataset": ds,
                 "setting": "none",
-                "ours": {"DD": _fmt([ideal])},
+                "ours": {"DD": mean_spread([ideal])},
                 "paper": dict(zip(COLUMNS, PAPER.get((ds, 0.0, 0.0), ()), strict=False)),
             }
         )
@@ -167,7 +137,9 @@ def main() -> None:
                     for s in seeds
                     if (ds, (bs, ps), s, spec) in results
                 ]
-                ours[col] = _fmt(vals)
+                ours[col] = mean_spread(vals)
+                if 0 < len(vals) < len(seeds):
+                    ours[col] += f" (n={len(vals)})"
             rows.append(
                 {
                     "dataset": ds,
