@@ -1,0 +1,152 @@
+"""Diffractive PNN experiments: accuracy versus error magnitude per error type, and the
+error-accumulation experiment (accuracy versus number of layers).
+
+    # accuracy vs number of layers (1..7) at a fixed per-layer error, DD and DAT w/ IS
+    python benchmarks/dpnn_experiments.py depth --data-root ../shared/data \
+        --layers 1,2,3,4,5,6,7 --seeds 0,1 --jobs 2 --out bench-out/dpnn-depth
+
+    # accuracy vs magnitude of each error type, DD / PAT / DAT w/o IS / DAT w/ IS
+    python benchmarks/dpnn_experiments.py errors --data-root ../shared/data \
+        --types shift_std,distance_std,pixel_phase_std,fringing_sigma --seeds 0 --jobs 2
+
+Both start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm);
+``--set KEY=VALUE`` adjusts every run (e.g. ``data.train_samples=5000``, ``train.epochs=6``).
+Runs are resumable (finished run directories are reused). Test accuracy on the physical
+system, mean +- std over error seeds; model selection on the validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from photonic_dat.config.loading import load_config
+from photonic_dat.experiments.sweep import Job, deploy_jobs, mean_spread, run_jobs
+
+PRESET = "dpnn-cpu"
+#: per-type magnitudes (SI units) for the error sweep, from small to large
+MAGNITUDES = {
+    "shift_std": (2e-6, 5e-6, 10e-6),
+    "distance_std": (1e-4, 3e-4, 1e-3),
+    "rotation_std": (1e-3, 3e-3, 1e-2),
+    "phase_gain_std": (0.03, 0.1, 0.2),
+    "pixel_phase_std": (0.1, 0.3, 0.6),
+    "fringing_sigma": (2e-6, 5e-6, 10e-6),
+    "illumination_tilt_std": (1e-4, 3e-4, 1e-3),
+}
+METHODS = ("pat", "dat-none", "dat-unitary")
+
+
+def _no_errors() -> list[str]:
+    """Overrides that switch every systematic error of the preset off."""
+    zero = load_config(None).errors  # schema defaults: DPNN errors off
+    names = [n for n in MAGNITUDES] + ["phase_gamma_std", "phase_levels", "illumination_waist"]
+    return [
+        f"errors.{n}={getattr(zero, n) if getattr(zero, n) is not None else 'null'}" for n in names
+    ]
+
+
+def _method(spec: str) -> list[str]:
+    method, _, mode = spec.partition("-")
+    return [f"method={method}"] + ([f"dat.internal_states={mode}"] if mode else [])
+
+
+def depth(args, common: list[str]) -> None:
+    out = Path(args.out)
+    layers = [int(v) for v in args.layers.split(",")]
+    seeds = [int(v) for v in args.seeds.split(",")]
+    train: dict[tuple, Job] = {}
+    for n in layers:
+        base = [*common, f"dpnn.layers={n}"]
+        train[(n, "insilico")] = Job(
+            PRESET, (*base, *_method("insilico")), str(out / f"L{n}" / "insilico")
+        )
+        for s in seeds:
+            job = Job(
+                PRESET,
+                (*base, f"errors.seed={s}", *_method("dat-unitary")),
+                str(out / f"L{n}" / f"seed{s}" / "dat-unitary"),
+            )
+            train[(n, s, "dat")] = job
+    results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
+    deploys = {
+        (n, s, "dd"): (
+            Job(
+                PRESET, (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")), ""
+            ),
+            train[(n, "insilico")].run_dir,
+        )
+        for n in layers
+        for s in seeds
+    }
+    results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
+    print("layers | ideal twin | direct deployment | DAT w/ IS (unitary)")
+    print("---|---|---|---")
+    for n in layers:
+        ideal = results[(n, "insilico")]["test_accuracy_twin"]
+        dd = [results[(n, s, "dd")]["test_accuracy_physical"] for s in seeds]
+        dat = [results[(n, s, "dat")]["test_accuracy_physical"] for s in seeds]
+        print(f"{n} | {100 * ideal:.1f} | {mean_spread(dd)} | {mean_spread(dat)}")
+
+
+def errors(args, common: list[str]) -> None:
+    out = Path(args.out)
+    seeds = [int(v) for v in args.seeds.split(",")]
+    types = args.types.split(",")
+    unknown = [t for t in types if t not in MAGNITUDES]
+    if unknown:
+        raise SystemExit(f"unknown error types {unknown}; choose from {', '.join(MAGNITUDES)}")
+    clean = [*common, *_no_errors()]
+    ideal = Job(PRESET, (*clean, *_method("insilico")), str(out / "insilico"))
+    train: dict[tuple, Job] = {("insilico",): ideal}
+    for t in types:
+        for m in MAGNITUDES[t]:
+            for s in seeds:
+                for spec in METHODS:
+                    over = (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method(spec))
+                    train[(t, m, s, spec)] = Job(
+                        PRESET, over, str(out / t / f"{m:g}" / f"seed{s}" / spec)
+                    )
+    results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
+    deploys = {
+        (t, m, s, "dd"): (
+            Job(PRESET, (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method("insilico")), ""),
+            ideal.run_dir,
+        )
+        for t in types
+        for m in MAGNITUDES[t]
+        for s in seeds
+    }
+    results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
+    print(f"ideal (no errors): {100 * results[('insilico',)]['test_accuracy_physical']:.1f} %")
+    print("error | magnitude (SI) | DD | PAT | DAT w/o IS | DAT w/ IS")
+    print("---|---|---|---|---|---")
+    for t in types:
+        for m in MAGNITUDES[t]:
+            cells = [
+                mean_spread([results[(t, m, s, spec)]["test_accuracy_physical"] for s in seeds])
+                for spec in ("dd", *METHODS)
+            ]
+            print(f"{t} | {m:g} | " + " | ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("experiment", choices=("depth", "errors"))
+    parser.add_argument("--data-root", required=True, help="folder with mnist/")
+    parser.add_argument("--layers", default="1,2,3,4,5,6,7")
+    parser.add_argument("--types", default=",".join(MAGNITUDES))
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
+    args = parser.parse_args()
+    args.out = args.out or f"bench-out/dpnn-{args.experiment}"
+    common = [f"data.root={Path(args.data_root) / 'mnist'}", *args.set]
+    (depth if args.experiment == "depth" else errors)(args, common)
+
+
+if __name__ == "__main__":
+    main()
