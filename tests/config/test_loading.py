@@ -1,6 +1,7 @@
 import pytest
 
-from photonic_dat.config.loading import ConfigError, list_presets, load_config
+from photonic_dat.config.loading import ConfigError, load_config
+from photonic_dat.config.presets import list_presets
 
 
 def test_defaults_and_presets():

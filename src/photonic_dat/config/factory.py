@@ -97,7 +97,7 @@ def build_method(config: RunConfig, pnn: PNN, system: SimulatedSystem) -> Method
     if config.method == "pat":
         return PAT(pnn, system, optim)
     d = config.dat
-    settings = DATSettings(d.internal_states, d.sepn_weight, d.sepn_start_epoch)
+    settings = DATSettings(d.internal_states, d.sepn_weight, d.sepn_start_epoch, d.sepn_gradient)
     sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
     return DAT(pnn, system, optim, build_sepns(config, pnn), settings, sepn_optim)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from photonic_dat.config.presets import list_presets, preset_path
 from photonic_dat.config.schema import RunConfig
 
 
@@ -63,15 +63,7 @@ def build_config(data: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(_format_validation(err)) from None
 
 
-PRESETS = resources.files("photonic_dat") / "presets"
 DEFAULT_PRESET = "mpnn-digits"
-
-
-def list_presets() -> list[str]:
-    """Names of the configuration presets shipped with the package."""
-    return sorted(
-        p.name.removesuffix(".yaml") for p in PRESETS.iterdir() if p.name.endswith(".yaml")
-    )
 
 
 def resolve_config_path(path: str | Path | None) -> Path:
@@ -81,10 +73,12 @@ def resolve_config_path(path: str | Path | None) -> Path:
     candidate = Path(path)
     if candidate.is_file():
         return candidate
-    preset = PRESETS / f"{path}.yaml"
-    if preset.is_file():
-        return Path(str(preset))
-    raise ConfigError(f"config file not found: {path} (presets: {', '.join(list_presets())})")
+    try:
+        return preset_path(str(path))
+    except ValueError:
+        raise ConfigError(
+            f"config file not found: {path} (presets: {', '.join(list_presets())})"
+        ) from None
 
 
 def load_config(

@@ -99,6 +99,7 @@ class DATConfig(_Section):
     sepn: SEPNConfig = Field(default_factory=SEPNConfig)
     sepn_weight: float = Field(1.0, ge=0)
     sepn_start_epoch: int = Field(20, ge=0)
+    sepn_gradient: Literal["through", "stop"] = "through"
     lr: float = Field(1e-3, gt=0)
 
 

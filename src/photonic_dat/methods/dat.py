@@ -32,6 +32,7 @@ from photonic_dat.optics.detectors import intensity
 from photonic_dat.systems.base import CapabilityError, Measurement, PhysicalSystem
 
 INTERNAL_STATES = ("none", "unitary", "separable")
+SEPN_GRADIENTS = ("through", "stop")
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,15 @@ class DATSettings:
     internal_states: str = "none"
     sepn_weight: float = 1.0
     sepn_start_epoch: int = 20
+    #: task-step gradient through the SEPNs ("through", the paper's) or around them ("stop":
+    #: the forward keeps the corrected states, the backward uses the ideal block Jacobian)
+    sepn_gradient: str = "through"
 
     def __post_init__(self) -> None:
+        if self.sepn_gradient not in SEPN_GRADIENTS:
+            raise ValueError(
+                f"sepn_gradient must be one of {SEPN_GRADIENTS}, got {self.sepn_gradient!r}"
+            )
         if self.internal_states not in INTERNAL_STATES:
             raise ValueError(
                 f"internal_states must be one of {INTERNAL_STATES}, got {self.internal_states!r}"
@@ -87,19 +95,26 @@ class DAT(Method):
             )
 
     # -- forward models ---------------------------------------------------------------------
-    def _hook(self, weight: float, fused: Measurement | None):
+    def _hook(self, weight: float, fused: Measurement | None, through_sepn: bool = True):
         def hook(k: int, field: Tensor) -> Tensor:
             key = str(k)
             if weight != 0 and key in self.sepns:
-                field = field + weight * self.sepns[key](field)
+                residual = self.sepns[key](field)
+                field = field + weight * (residual if through_sepn else residual.detach())
             if fused is not None and k in fused.taps:
                 field = fuse_amplitude(field, fused.taps[k])
             return field
 
         return hook
 
-    def corrected_run(self, fields: Tensor, weight: float = 1.0, fused: Measurement | None = None):
-        return self.twin.run(fields, hook=self._hook(weight, fused))
+    def corrected_run(
+        self,
+        fields: Tensor,
+        weight: float = 1.0,
+        fused: Measurement | None = None,
+        through_sepn: bool = True,
+    ):
+        return self.twin.run(fields, hook=self._hook(weight, fused, through_sepn))
 
     @property
     def current_weight(self) -> float:
@@ -154,7 +169,8 @@ class DAT(Method):
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         measured = self.system.measure(self.display_params(), fields, self.taps)
         sim = self._similarity_update(fields, measured)
-        trace = self.corrected_run(fields, self.current_weight, measured)
+        through = self.settings.sepn_gradient == "through"
+        trace = self.corrected_run(fields, self.current_weight, measured, through)
         twin_scores = self.twin.readout(intensity(trace.output))
         scores = measured_forward(twin_scores, self.twin.readout(measured.output))
         loss = self.task_update(scores, labels)
