@@ -532,7 +532,7 @@ def main() -> None:
         f"gaps {GAP * 100:.0f} cm, L masks + final gap, batch {args.batch}, "
         f"{torch.get_num_threads()} threads, median of {args.reps} (warm-up {args.warmup})"
     )
-    print(f"pdat: photonic-dat {pdat_name} (propagation as configured: exact convolution by default, complex64)")
+    print(f"pdat: photonic-dat {pdat_name} (configured propagation, complex64)")
     print(
         f"to64/to32: torchoptics {torchoptics.__version__} System of PhaseModulators, "
         "propagation_method=AUTO (-> DIM here), asm_pad=None; float64 (default) / float32"
