@@ -32,3 +32,20 @@ def confusion_matrix(preds: Tensor, labels: Tensor, num_classes: int = 10) -> Te
     return torch.bincount(idx, minlength=num_classes * num_classes).reshape(
         num_classes, num_classes
     )
+
+
+def deployment_accuracies(method, splits, batch_size: int) -> tuple[dict[str, float], Tensor]:
+    """The selected model's validation and test accuracy on the physical system and test
+    accuracy of its twin, plus the physical test predictions (for a confusion matrix)."""
+    encode = method.encode
+    val, test = splits.val, splits.test
+    # measurement order (validation first) fixes the detector-noise draws of each figure
+    val_pred = predict(method.physical_scores, val.images, batch_size, encode)
+    test_pred = predict(method.physical_scores, test.images, batch_size, encode)
+    twin_pred = predict(method.twin_scores, test.images, batch_size, encode)
+    figures = {
+        "test_accuracy_physical": accuracy(test_pred, test.labels),
+        "test_accuracy_twin": accuracy(twin_pred, test.labels),
+        "val_accuracy_physical": accuracy(val_pred, val.labels),
+    }
+    return figures, test_pred

@@ -14,7 +14,12 @@ from tqdm.auto import tqdm
 
 from photonic_dat.config.factory import Experiment
 from photonic_dat.training.checkpoint import flat_state, load_flat_state
-from photonic_dat.training.evaluate import accuracy, confusion_matrix, predict
+from photonic_dat.training.evaluate import (
+    accuracy,
+    confusion_matrix,
+    deployment_accuracies,
+    predict,
+)
 
 
 @dataclass
@@ -85,29 +90,27 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
             best_state = flat_state(method.modules())
     load_flat_state(method.modules(), best_state)
     queries_training = system.queries.total
-    val_phys = accuracy(predict(method.physical_scores, val_x, eval_bs, encode), val_y)
-    test_x, test_y = exp.splits.test.images, exp.splits.test.labels
-    test_pred = predict(method.physical_scores, test_x, eval_bs, encode)
-    test_twin = accuracy(predict(method.twin_scores, test_x, eval_bs, encode), test_y)
+    figures, test_pred = deployment_accuracies(method, exp.splits, eval_bs)
+    test_labels = exp.splits.test.labels
     result = {
         "method": method.name,
         "internal_states": cfg.dat.internal_states if method.name == "dat" else None,
         "model": cfg.model,
         "dataset": cfg.data.name,
-        "test_accuracy_physical": accuracy(test_pred, test_y),
-        "test_accuracy_twin": test_twin,
-        "val_accuracy_physical": val_phys,
+        **figures,
         "best_epoch": best[1],
         "physical_queries": queries_training,
         "queries": system.queries.as_dict(),
         "train_seconds": train_seconds,
         "train_samples": len(train_y),
         "val_samples": len(val_y),
-        "test_samples": len(test_y),
+        "test_samples": len(test_labels),
         "errors": cfg.errors.model_dump(mode="json"),
         "seed": cfg.seed,
     }
-    return FitResult(history, best[1], result, confusion_matrix(test_pred, test_y), best_state)
+    return FitResult(
+        history, best[1], result, confusion_matrix(test_pred, exp.splits.test.labels), best_state
+    )
 
 
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:

@@ -25,7 +25,7 @@ from photonic_dat.errors.realisation import ErrorRealisation
 from photonic_dat.io import atomic_write_text
 from photonic_dat.report.plots import plot_confusion, plot_training_curves
 from photonic_dat.training.checkpoint import load_checkpoint, load_flat_state, save_checkpoint
-from photonic_dat.training.evaluate import accuracy, predict
+from photonic_dat.training.evaluate import accuracy, deployment_accuracies, predict
 from photonic_dat.training.loop import dumps_jsonl, fit
 
 
@@ -97,17 +97,8 @@ def deploy_run(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     load_flat_state(
         {"pnn": exp.method.twin}, {k: v for k, v in state.items() if k.startswith("pnn/")}
     )
-    m, bs = exp.method, config.train.eval_batch_size
-    val, test = exp.splits.val, exp.splits.test
+    figures, _ = deployment_accuracies(exp.method, exp.splits, config.train.eval_batch_size)
     return {
-        "val_accuracy_physical": accuracy(
-            predict(m.physical_scores, val.images, bs, m.encode), val.labels
-        ),
-        "test_accuracy_physical": accuracy(
-            predict(m.physical_scores, test.images, bs, m.encode), test.labels
-        ),
-        "test_accuracy_twin": accuracy(
-            predict(m.twin_scores, test.images, bs, m.encode), test.labels
-        ),
+        **figures,
         "physical_queries": exp.system.queries.total,
     }
