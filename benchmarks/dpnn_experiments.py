@@ -1,5 +1,10 @@
-"""Diffractive PNN experiments: accuracy versus error magnitude per error type, and the
-error-accumulation experiment (accuracy versus number of layers).
+"""Diffractive PNN experiments: one joint error set over several error seeds, accuracy versus
+error magnitude per error type, and the error-accumulation experiment (accuracy versus number
+of layers).
+
+    # joint errors of a preset, error seeds 0 and 1: error-free, DD, PAT, DAT w/o and w/ IS
+    python benchmarks/dpnn_experiments.py joint --data-root ../shared/data \
+        --preset dpnn-cpu-errors --seeds 0,1 --set data.train_samples=5000 --jobs 2
 
     # accuracy vs number of layers (1..7) at a fixed per-layer error, DD and DAT w/ IS
     python benchmarks/dpnn_experiments.py depth --data-root ../shared/data \
@@ -9,10 +14,11 @@ error-accumulation experiment (accuracy versus number of layers).
     python benchmarks/dpnn_experiments.py errors --data-root ../shared/data \
         --types shift_std,distance_std,pixel_phase_std,fringing_sigma --seeds 0 --jobs 2
 
-Both start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm);
-``--set KEY=VALUE`` adjusts every run (e.g. ``data.train_samples=5000``, ``train.epochs=6``).
-Runs are resumable (finished run directories are reused). Test accuracy on the physical
-system, mean +- std over error seeds; model selection on the validation split.
+They start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm;
+``--preset`` chooses another for depth and joint); ``--set KEY=VALUE`` adjusts every run
+(e.g. ``data.train_samples=5000``, ``train.epochs=6``). Runs are resumable (finished run
+directories are reused). Test accuracy on the physical system, mean +- std over error
+seeds; model selection on the validation split.
 """
 
 from __future__ import annotations
@@ -53,17 +59,21 @@ def _method(spec: str) -> list[str]:
 
 def depth(args, common: list[str]) -> None:
     out = Path(args.out)
+    preset = args.preset
     layers = [int(v) for v in args.layers.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
+    dat_seeds = (
+        seeds if args.dat_seeds is None else [int(v) for v in args.dat_seeds.split(",") if v]
+    )
     train: dict[tuple, Job] = {}
     for n in layers:
         base = [*common, f"dpnn.layers={n}"]
         train[(n, "insilico")] = Job(
-            PRESET, (*base, *_method("insilico")), str(out / f"L{n}" / "insilico")
+            preset, (*base, *_method("insilico")), str(out / f"L{n}" / "insilico")
         )
-        for s in seeds:
+        for s in dat_seeds:
             job = Job(
-                PRESET,
+                preset,
                 (*base, f"errors.seed={s}", *_method("dat-unitary")),
                 str(out / f"L{n}" / f"seed{s}" / "dat-unitary"),
             )
@@ -72,7 +82,7 @@ def depth(args, common: list[str]) -> None:
     deploys = {
         (n, s, "dd"): (
             Job(
-                PRESET, (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")), ""
+                preset, (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")), ""
             ),
             train[(n, "insilico")].run_dir,
         )
@@ -85,8 +95,40 @@ def depth(args, common: list[str]) -> None:
     for n in layers:
         ideal = results[(n, "insilico")]["test_accuracy_twin"]
         dd = [results[(n, s, "dd")]["test_accuracy_physical"] for s in seeds]
-        dat = [results[(n, s, "dat")]["test_accuracy_physical"] for s in seeds]
+        dat = [results[(n, s, "dat")]["test_accuracy_physical"] for s in dat_seeds]
         print(f"{n} | {100 * ideal:.1f} | {mean_spread(dd)} | {mean_spread(dat)}")
+
+
+def joint(args, common: list[str]) -> None:
+    """One preset's joint error set, several error seeds: error-free, DD, PAT, DAT."""
+    out = Path(args.out)
+    preset = args.preset
+    seeds = [int(v) for v in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    ideal = Job(preset, (*common, *_method("insilico")), str(out / "insilico"))
+    train: dict[tuple, Job] = {("insilico",): ideal}
+    for s in seeds:
+        for spec in methods:
+            over = (*common, f"errors.seed={s}", *_method(spec))
+            train[(s, spec)] = Job(preset, over, str(out / f"seed{s}" / spec))
+    results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
+    deploys = {
+        (s, "dd"): (
+            Job(preset, (*common, f"errors.seed={s}", *_method("insilico")), ""),
+            ideal.run_dir,
+        )
+        for s in seeds
+    }
+    results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
+    free = results[("insilico",)]["test_accuracy_twin"]
+    print(f"preset {preset}, error seeds {seeds}; test accuracy on the simulated device")
+    print("method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean +- std")
+    print("---|" + "---|" * len(seeds) + "---")
+    print("error-free (in silico, ideal twin) | " + f"{100 * free:.1f} | " * len(seeds) + "-")
+    for spec in ("dd", *methods):
+        values = [results[(s, spec)]["test_accuracy_physical"] for s in seeds]
+        cells = " | ".join(f"{100 * v:.1f}" for v in values)
+        print(f"{spec} | {cells} | {mean_spread(values)}")
 
 
 def errors(args, common: list[str]) -> None:
@@ -134,18 +176,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("experiment", choices=("depth", "errors"))
+    parser.add_argument("experiment", choices=("depth", "errors", "joint"))
     parser.add_argument("--data-root", required=True, help="folder with mnist/")
     parser.add_argument("--layers", default="1,2,3,4,5,6,7")
     parser.add_argument("--types", default=",".join(MAGNITUDES))
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument(
+        "--dat-seeds",
+        default=None,
+        help="depth: error seeds of the DAT runs (default --seeds; '' for direct deployment only)",
+    )
+    parser.add_argument(
+        "--preset", default=PRESET, help="depth, joint: the preset every run starts from"
+    )
+    parser.add_argument(
+        "--methods", default="pat,dat-none,dat-unitary", help="joint: trained methods besides DD"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
     args = parser.parse_args()
     args.out = args.out or f"bench-out/dpnn-{args.experiment}"
     common = [f"data.root={Path(args.data_root) / 'mnist'}", *args.set]
-    (depth if args.experiment == "depth" else errors)(args, common)
+    {"depth": depth, "errors": errors, "joint": joint}[args.experiment](args, common)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
             num_blocks=s.num_blocks,
             working_size=working,
         )
-        sepns[k] = FieldSEPN(inner, block.field_shape)
+        sepns[k] = FieldSEPN(inner, block.field_shape, pixel_map=s.pixel_map)
     return sepns
 
 

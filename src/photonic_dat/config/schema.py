@@ -92,6 +92,9 @@ class SEPNConfig(_Section):
     channels: int = Field(8, ge=1, le=128)
     num_blocks: int = Field(3, ge=1, le=16)
     working_size: int | None = Field(None, ge=4)
+    #: a learned complex factor per pixel next to the CNN (position-dependent errors such as
+    #: misaligned or perturbed masks, which a convolutional network cannot represent)
+    pixel_map: bool = False
 
 
 class DATConfig(_Section):
