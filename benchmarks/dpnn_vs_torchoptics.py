@@ -22,14 +22,22 @@ with the versions this was run with). If torchoptics is missing the script says 
 What is compared
 ----------------
 * ``pdat``: photonic-dat's real DPNN model, ``photonic_dat.config.dpnn_family.build_dpnn``
-  with ``dpnn.{neurons=n, layers=L, distance=0.05, pitch=8e-6, wavelength=532e-9,
-  pad_factor=2, phase_wrap=mod}``, run with ``PNN.run`` from the input field (the image
-  encoder and the class readout are bypassed; ``raw`` is set to the shared mask phases, and
-  ``mod`` wrapping leaves phases in [0, 2pi) unchanged). Each gap is
-  ``photonic_dat.optics.free_space.propagate``: band-limited angular spectrum on a grid
-  zero-padded to 2n, transfer function cached, complex64. If ``build_dpnn`` is missing or
-  fails (``--pdat auto``), or with ``--pdat compose``, the same chain is composed from
-  ``free_space.propagate`` and ``optics.diffractive.phase_modulation``. The table header
+  with ``dpnn.{neurons=n, layers=L, distance=input_distance=output_distance=0.05,
+  pitch=8e-6, wavelength=532e-9, propagation=convolution, phase_wrap=mod}``, run with
+  ``PNN.run`` from the input field (the image encoder and the class readout are bypassed;
+  ``raw`` is set to the shared mask phases, and ``mod`` wrapping leaves phases in [0, 2pi)
+  unchanged). ``propagation=convolution`` is the default (set explicitly here); the config
+  also passes ``pad_factor=2``, which the convolution method does not use. Each gap is a
+  ``DiffractiveLayer`` / final ``FreeSpace`` block calling
+  ``photonic_dat.optics.free_space.propagate(..., method="convolution")``: an exact linear
+  convolution of the n x n field with the band-limited impulse response of the gap. That
+  response is computed once per gap distance (angular spectrum on a grid large enough for
+  its whole geometric spread, cut to the (2n - 1)^2 offsets that join two aperture pixels)
+  and cached as its 2n x 2n FFT; each call is then a 2n x 2n FFT of the field, a product
+  and an inverse FFT cropped to n x n, all complex64. If ``build_dpnn`` is missing or fails
+  (``--pdat auto``), or with ``--pdat compose``, the same chain is composed from
+  ``free_space.propagate(..., method="convolution")`` and
+  ``optics.diffractive.phase_modulation``, which computes the same thing. The table header
   says which path ran.
 * ``torchoptics``: ``torchoptics.System`` of ``elements.PhaseModulator`` (phase as an
   ``nn.Parameter``) at z = 5, 10, ... cm, measured with ``System.measure_at_z`` at the
@@ -42,11 +50,6 @@ What is compared
   a (2n - 1)^2 grid, rebuilt on every call, convolved by FFTs of size 2n. torchoptics'
   default dtype is float64 (complex128 fields): column ``to64``. Column ``to32`` is the same
   system after ``torchoptics.set_default_dtype(torch.float32)`` (complex64, as photonic-dat).
-* ``prop`` (only with ``--proposal``; not photonic-dat code): a suggested replacement for
-  the pad_factor=2 band-limited propagation. The band-limited impulse response of a gap is
-  computed once on a large grid, cut to the (2n - 1)^2 offsets that join two aperture
-  pixels, and applied with 2n-point FFTs (see ``windowed_transfer``); the crop is made
-  contiguous so that autograd does not keep the padded buffer alive.
 
 Accuracy
 --------
@@ -94,8 +97,7 @@ spinning default, a 2-thread process on cores shared with other jobs paid a sche
 slice per parallel op (450 ms instead of 14 ms per n = 50 step), for every library alike.
 
     python benchmarks/dpnn_vs_torchoptics.py [--threads 2] [--batch 32] [--sizes 50,100,200]
-        [--layers 1,3,5] [--reps 5] [--warmup 2] [--pdat auto|model|compose] [--proposal]
-        [--no-memory]
+        [--layers 1,3,5] [--reps 5] [--warmup 2] [--pdat auto|model|compose] [--no-memory]
 """
 
 from __future__ import annotations
@@ -108,7 +110,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import functools  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -141,8 +142,7 @@ GAP = 0.05  # m, every gap including input -> mask 1 and mask L -> detector
 ACCURACY_SAMPLES = 2
 REFERENCE_GRID = 2048  # minimum padded size of the reference propagation
 MEMORY_CASE = (200, 5)  # (n, L)
-PROPOSAL_GRID = 4096  # grid the proposal's kernel is cut from (reference: 2048)
-IMPLS = ("pdat", "to64", "to32", "prop")
+IMPLS = ("pdat", "to64", "to32")
 
 
 # --------------------------------------------------------------------------- shared inputs
@@ -211,7 +211,8 @@ class PdatModel(Net):
                 distance=GAP,
                 input_distance=GAP,
                 output_distance=GAP,
-                pad_factor=2.0,
+                pad_factor=2.0,  # not used by the convolution method
+                propagation="convolution",
                 phase_wrap="mod",
             ),
         )
@@ -230,7 +231,7 @@ class PdatModel(Net):
 
 
 class PdatCompose(Net):
-    """photonic-dat functions composed: ``propagate`` (pad_factor 2) and ``phase_modulation``."""
+    """photonic-dat functions composed: ``propagate`` (convolution) and ``phase_modulation``."""
 
     def __init__(self, n: int, phases: torch.Tensor) -> None:
         self.params = [p.clone().requires_grad_(True) for p in phases]
@@ -238,8 +239,12 @@ class PdatCompose(Net):
 
     def field(self, x: torch.Tensor) -> torch.Tensor:
         for phase in self.params:
-            x = phase_modulation(propagate(x, PITCH, WAVELENGTH, GAP), phase)
-        return propagate(x, PITCH, WAVELENGTH, GAP)
+            x = phase_modulation(self._prop(x), phase)
+        return self._prop(x)
+
+    @staticmethod
+    def _prop(u: torch.Tensor) -> torch.Tensor:
+        return propagate(u, PITCH, WAVELENGTH, GAP, method="convolution")
 
 
 def make_pdat(n: int, phases: torch.Tensor, path: str) -> Net:
@@ -323,51 +328,6 @@ def relative_error(field: torch.Tensor, ref: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(diff) / torch.linalg.vector_norm(ref))
 
 
-# --------------------------------------------------------------------------- proposal
-
-
-@functools.cache
-def windowed_transfer(n: int, grid: int = PROPOSAL_GRID) -> torch.Tensor:
-    """Transfer function (2n x 2n, complex64) of the band-limited kernel cut to the aperture.
-
-    The impulse response of one gap, ``h = IFFT(H)`` on a ``grid``-point periodic grid
-    (``H`` the full angular-spectrum transfer function, all sampled frequencies), is only
-    ever needed at the (2n - 1)^2 offsets that join two pixels of the n x n aperture. Kept
-    there and FFT-ed on a 2n grid, it gives the big-grid result for the n x n window exactly
-    (linear convolution, no wrap-around, no band limit) with 2n-point FFTs, the cost of
-    photonic-dat's current pad_factor=2 propagation.
-    """
-    kernel = torch.fft.ifft2(_full_transfer(grid))
-    offsets = torch.cat([torch.arange(n), torch.arange(grid - n + 1, grid)])
-    cut = kernel[offsets][:, offsets]  # offsets 0..n-1, -(n-1)..-1 (circular order)
-    size = 2 * n
-    where = torch.cat([torch.arange(n), torch.arange(size - n + 1, size)])
-    padded = torch.zeros(size, size, dtype=torch.complex128)
-    padded[where[:, None], where[None, :]] = cut
-    return torch.fft.fft2(padded).to(torch.complex64)
-
-
-class WindowedKernel(Net):
-    """Proposal for free_space.propagate (NOT photonic-dat code): see windowed_transfer."""
-
-    def __init__(self, n: int, phases: torch.Tensor) -> None:
-        self.n = n
-        self.transfer = windowed_transfer(n)
-        self.params = [p.clone().requires_grad_(True) for p in phases]
-        self.name = "proposal: windowed band-limited kernel, 2n FFT, complex64"
-
-    def _prop(self, u: torch.Tensor) -> torch.Tensor:
-        size, n = 2 * self.n, self.n
-        spectrum = torch.fft.fft2(u, s=(size, size))
-        # contiguous: a cropped view would pin the 2n x 2n buffer in autograd's saved tensors
-        return torch.fft.ifft2(spectrum * self.transfer)[..., :n, :n].contiguous()
-
-    def field(self, x: torch.Tensor) -> torch.Tensor:
-        for phase in self.params:
-            x = phase_modulation(self._prop(x), phase)
-        return self._prop(x)
-
-
 # --------------------------------------------------------------------------- timing
 
 
@@ -382,8 +342,6 @@ def step(net: Net, x: torch.Tensor, mask: torch.Tensor) -> float:
 def make_net(impl: str, n: int, phases: torch.Tensor, pdat_path: str) -> Net:
     if impl == "pdat":
         return make_pdat(n, phases, pdat_path)
-    if impl == "prop":
-        return WindowedKernel(n, phases)
     return TorchOpticsNet(n, phases, torch.float64 if impl == "to64" else torch.float32)
 
 
@@ -498,11 +456,6 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--pdat", choices=("auto", "model", "compose"), default="auto")
-    parser.add_argument(
-        "--proposal",
-        action="store_true",
-        help="also time the proposed windowed-kernel propagation (column 'prop')",
-    )
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--memory-child", choices=IMPLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -512,7 +465,7 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
-    impls = [k for k in IMPLS if args.proposal or k != "prop"]
+    impls = list(IMPLS)
     memory = [] if args.no_memory else measure_memory(impls, args.threads, 32, args.pdat)
     sizes = [int(s) for s in args.sizes.split(",")]
     depths = [int(s) for s in args.layers.split(",")]
@@ -532,13 +485,14 @@ def main() -> None:
         f"gaps {GAP * 100:.0f} cm, L masks + final gap, batch {args.batch}, "
         f"{torch.get_num_threads()} threads, median of {args.reps} (warm-up {args.warmup})"
     )
-    print(f"pdat: photonic-dat {pdat_name} (configured propagation, complex64)")
+    print(
+        f"pdat: photonic-dat {pdat_name} (free_space.propagate method=convolution: "
+        "cached band-limited impulse response, 2n x 2n FFTs, complex64)"
+    )
     print(
         f"to64/to32: torchoptics {torchoptics.__version__} System of PhaseModulators, "
         "propagation_method=AUTO (-> DIM here), asm_pad=None; float64 (default) / float32"
     )
-    if args.proposal:
-        print("prop: proposal, not photonic-dat code (windowed band-limited kernel, 2n FFT)")
     print("ratio = other ms / pdat ms (> 1: photonic-dat faster); err = ||E - E_ref|| / ||E_ref||")
     print("at the detector plane; ref chk = error of the reference itself on a 0.75x grid")
     for line in _fmt_table(rows, impls):
