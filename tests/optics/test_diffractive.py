@@ -12,12 +12,12 @@ from photonic_dat.optics.diffractive import (
     embed_image,
     gaussian_illumination,
     modulator_response,
+    parametrised_phase,
     phase_modulation,
     quantize_phase,
     rotate_small,
     shift_bilinear,
     shift_subpixel,
-    wrap_phase,
 )
 
 TWO_PI = 2 * math.pi
@@ -40,19 +40,21 @@ def zero_filled_roll(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     return out
 
 
-def test_phase_modulation_and_wrap_phase():
+def test_phase_modulation_and_parametrised_phase():
     field = torch.full((4, 4), 2.0 + 0j, dtype=torch.complex128)
     phase = torch.full((4, 4), math.pi / 3, dtype=torch.float64)
     out = phase_modulation(field, phase)
     assert torch.allclose(out, 2 * torch.exp(1j * phase))
     raw = torch.linspace(-20, 20, 101, dtype=torch.float64, requires_grad=True)
-    p = wrap_phase(raw)
+    p = parametrised_phase(raw)
     assert float(p.detach().min()) >= 0 and float(p.detach().max()) < TWO_PI
     p.sum().backward()
     assert bool((raw.grad > 0).all())
-    assert torch.allclose(wrap_phase(torch.tensor([7.0]), mode="mod"), torch.tensor([7.0 - TWO_PI]))
+    assert torch.allclose(
+        parametrised_phase(torch.tensor([7.0]), mode="mod"), torch.tensor([7.0 - TWO_PI])
+    )
     with pytest.raises(ValueError, match="mode"):
-        wrap_phase(raw, mode="bad")
+        parametrised_phase(raw, mode="bad")
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.complex128, torch.complex64])

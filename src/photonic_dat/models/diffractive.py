@@ -30,11 +30,11 @@ from photonic_dat.optics.diffractive import (
     embed_image,
     gaussian_illumination,
     modulator_response,
+    parametrised_phase,
     quantize_phase,
     rotate_small,
     shift_bilinear,
     shift_subpixel,
-    wrap_phase,
 )
 from photonic_dat.optics.free_space import propagate
 
@@ -137,7 +137,7 @@ class DiffractiveLayer(_Gap):
     """Free-space gap of ``distance`` m, then a trainable phase-only mask of ``n x n`` pixels.
 
     The trainable parameter ``raw`` ``(n, n)`` is mapped to the commanded phase in [0, 2pi)
-    rad by :func:`~photonic_dat.optics.diffractive.wrap_phase` (``wrap``: ``"sigmoid"`` or
+    rad by :func:`~photonic_dat.optics.diffractive.parametrised_phase` (``wrap``: ``"sigmoid"`` or
     ``"mod"``). The intensity after the layer (= the intensity arriving at the mask) is
     measurable by a camera imaging the layer plane. ``illuminated`` marks the first layer,
     which also carries the illumination errors of the input beam. ``shift_mode`` is the
@@ -175,7 +175,7 @@ class DiffractiveLayer(_Gap):
     # -- the mask ---------------------------------------------------------------------------
     def phase(self) -> Tensor:
         """The commanded (ideal) phase ``(n, n)`` in rad, in [0, 2pi)."""
-        return wrap_phase(self.raw, self.wrap)
+        return parametrised_phase(self.raw, self.wrap)
 
     def displayed_phase(self, errors: BlockErrors | None = None) -> Tensor:
         """The phase the device realises, rad, before any misalignment.

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from photonic_dat.errors.specs import MeshErrorSpec
 from photonic_dat.models.blocks import Block, BlockErrors
 from photonic_dat.optics.haar import haar_theta
-from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_matrix, wrap_phase
+from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_matrix
+from photonic_dat.optics.phase import wrap_phase
 
 INITS = ("haar", "uniform", "identity-cross")
 

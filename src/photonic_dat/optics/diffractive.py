@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from photonic_dat.optics.free_space import spatial_coordinates
+from photonic_dat.optics.phase import TWO_PI, wrap_phase
 
 __all__ = [
     "crosstalk_blur",
@@ -37,10 +38,8 @@ __all__ = [
     "rotate_small",
     "shift_bilinear",
     "shift_subpixel",
-    "wrap_phase",
+    "parametrised_phase",
 ]
-
-TWO_PI = 2.0 * math.pi
 
 
 def _check_image_tensor(x: Tensor, name: str = "x") -> None:
@@ -64,7 +63,7 @@ def phase_modulation(field: Tensor, phase: Tensor) -> Tensor:
     return field * torch.polar(torch.ones_like(phase), phase)
 
 
-def wrap_phase(raw: Tensor, mode: str = "sigmoid") -> Tensor:
+def parametrised_phase(raw: Tensor, mode: str = "sigmoid") -> Tensor:
     """Map unconstrained parameters ``raw`` to a phase in [0, 2pi) rad.
 
     * ``"sigmoid"`` (default): ``2pi * sigmoid(raw)``, smooth and bounded in the open
@@ -76,7 +75,7 @@ def wrap_phase(raw: Tensor, mode: str = "sigmoid") -> Tensor:
     if mode == "sigmoid":
         return TWO_PI * torch.sigmoid(raw)
     if mode == "mod":
-        return torch.remainder(raw, TWO_PI)
+        return wrap_phase(raw)
     raise ValueError(f"mode must be 'sigmoid' or 'mod', got {mode!r}")
 
 

@@ -19,7 +19,6 @@ by a single matrix product.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -203,8 +202,3 @@ def mesh_transfer_matrix(
 def apply_transfer(matrix: Tensor, fields: Tensor) -> Tensor:
     """Propagate a batch of port fields ``(B, N)`` through a transfer matrix ``(N, N)``."""
     return fields @ matrix.transpose(-1, -2)
-
-
-def wrap_phase(phase: Tensor) -> Tensor:
-    """Phases as a phase shifter displays them, in ``[0, 2 pi)`` (gradient passes unchanged)."""
-    return torch.remainder(phase, 2 * math.pi)

@@ -1,0 +1,15 @@
+"""Phase conventions shared by every modulator: radians, displayed in ``[0, 2 pi)``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+TWO_PI = 2.0 * math.pi
+
+
+def wrap_phase(phase: Tensor) -> Tensor:
+    """Phases as a modulator displays them, in ``[0, 2 pi)`` (gradient passes unchanged)."""
+    return torch.remainder(phase, TWO_PI)
