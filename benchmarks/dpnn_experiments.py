@@ -13,6 +13,8 @@ of layers).
     # accuracy vs magnitude of each error type, DD / PAT / DAT w/o IS / DAT w/ IS
     python benchmarks/dpnn_experiments.py errors --data-root ../shared/data \
         --types shift_std,distance_std,pixel_phase_std,fringing_sigma --seeds 0 --jobs 2
+    # the same for every error type, direct deployment only (no training per magnitude)
+    python benchmarks/dpnn_experiments.py errors --data-root ../shared/data --methods ''
 
 They start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm;
 ``--preset`` chooses another for depth and joint); ``--set KEY=VALUE`` adjusts every run
@@ -135,6 +137,7 @@ def errors(args, common: list[str]) -> None:
     out = Path(args.out)
     seeds = [int(v) for v in args.seeds.split(",")]
     types = args.types.split(",")
+    methods = [m for m in args.methods.split(",") if m]
     unknown = [t for t in types if t not in MAGNITUDES]
     if unknown:
         raise SystemExit(f"unknown error types {unknown}; choose from {', '.join(MAGNITUDES)}")
@@ -144,7 +147,7 @@ def errors(args, common: list[str]) -> None:
     for t in types:
         for m in MAGNITUDES[t]:
             for s in seeds:
-                for spec in METHODS:
+                for spec in methods:
                     over = (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method(spec))
                     train[(t, m, s, spec)] = Job(
                         PRESET, over, str(out / t / f"{m:g}" / f"seed{s}" / spec)
@@ -161,13 +164,14 @@ def errors(args, common: list[str]) -> None:
     }
     results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
     print(f"ideal (no errors): {100 * results[('insilico',)]['test_accuracy_physical']:.1f} %")
-    print("error | magnitude (SI) | DD | PAT | DAT w/o IS | DAT w/ IS")
-    print("---|---|---|---|---|---")
+    names = {"pat": "PAT", "dat-none": "DAT w/o IS", "dat-unitary": "DAT w/ IS"}
+    print("error | magnitude (SI) | DD | " + " | ".join(names.get(m, m) for m in methods))
+    print("---|---|---" + "|---" * len(methods))
     for t in types:
         for m in MAGNITUDES[t]:
             cells = [
                 mean_spread([results[(t, m, s, spec)]["test_accuracy_physical"] for s in seeds])
-                for spec in ("dd", *METHODS)
+                for spec in ("dd", *methods)
             ]
             print(f"{t} | {m:g} | " + " | ".join(cells))
 
@@ -190,7 +194,9 @@ def main() -> None:
         "--preset", default=PRESET, help="depth, joint: the preset every run starts from"
     )
     parser.add_argument(
-        "--methods", default="pat,dat-none,dat-unitary", help="joint: trained methods besides DD"
+        "--methods",
+        default=",".join(METHODS),
+        help="joint, errors: trained methods besides DD ('' for direct deployment only)",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
