@@ -141,11 +141,13 @@ def errors(args, common: list[str]) -> None:
     unknown = [t for t in types if t not in MAGNITUDES]
     if unknown:
         raise SystemExit(f"unknown error types {unknown}; choose from {', '.join(MAGNITUDES)}")
+    keep = {float(v) for v in args.magnitudes.split(",")} if args.magnitudes else None
+    mags = {t: [m for m in MAGNITUDES[t] if keep is None or m in keep] for t in types}
     clean = [*common, *_no_errors()]
     ideal = Job(PRESET, (*clean, *_method("insilico")), str(out / "insilico"))
     train: dict[tuple, Job] = {("insilico",): ideal}
     for t in types:
-        for m in MAGNITUDES[t]:
+        for m in mags[t]:
             for s in seeds:
                 for spec in methods:
                     over = (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method(spec))
@@ -159,7 +161,7 @@ def errors(args, common: list[str]) -> None:
             ideal.run_dir,
         )
         for t in types
-        for m in MAGNITUDES[t]
+        for m in mags[t]
         for s in seeds
     }
     results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
@@ -168,7 +170,7 @@ def errors(args, common: list[str]) -> None:
     print("error | magnitude (SI) | DD | " + " | ".join(names.get(m, m) for m in methods))
     print("---|---|---" + "|---" * len(methods))
     for t in types:
-        for m in MAGNITUDES[t]:
+        for m in mags[t]:
             cells = [
                 mean_spread([results[(t, m, s, spec)]["test_accuracy_physical"] for s in seeds])
                 for spec in ("dd", *methods)
@@ -197,6 +199,9 @@ def main() -> None:
         "--methods",
         default=",".join(METHODS),
         help="joint, errors: trained methods besides DD ('' for direct deployment only)",
+    )
+    parser.add_argument(
+        "--magnitudes", default="", help="errors: only these magnitudes (e.g. 5e-6), default all"
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
