@@ -45,6 +45,11 @@ MAGNITUDES = {
 METHODS = ("pat", "dat-none", "dat-unitary")
 
 
+def _items(text: str, kind=str) -> list:
+    """A comma-separated option as a list (empty entries dropped: '' is no items)."""
+    return [kind(v) for v in text.split(",") if v]
+
+
 def _no_errors() -> list[str]:
     """Overrides that switch every systematic error of the preset off."""
     zero = load_config(None).errors  # schema defaults: DPNN errors off
@@ -62,11 +67,9 @@ def _method(spec: str) -> list[str]:
 def depth(args, common: list[str]) -> None:
     out = Path(args.out)
     preset = args.preset
-    layers = [int(v) for v in args.layers.split(",")]
-    seeds = [int(v) for v in args.seeds.split(",")]
-    dat_seeds = (
-        seeds if args.dat_seeds is None else [int(v) for v in args.dat_seeds.split(",") if v]
-    )
+    layers = _items(args.layers, int)
+    seeds = _items(args.seeds, int)
+    dat_seeds = seeds if args.dat_seeds is None else _items(args.dat_seeds, int)
     train: dict[tuple, Job] = {}
     for n in layers:
         base = [*common, f"dpnn.layers={n}"]
@@ -105,8 +108,8 @@ def joint(args, common: list[str]) -> None:
     """One preset's joint error set, several error seeds: error-free, DD, PAT, DAT."""
     out = Path(args.out)
     preset = args.preset
-    seeds = [int(v) for v in args.seeds.split(",")]
-    methods = args.methods.split(",")
+    seeds = _items(args.seeds, int)
+    methods = _items(args.methods)
     ideal = Job(preset, (*common, *_method("insilico")), str(out / "insilico"))
     train: dict[tuple, Job] = {("insilico",): ideal}
     for s in seeds:
@@ -135,14 +138,19 @@ def joint(args, common: list[str]) -> None:
 
 def errors(args, common: list[str]) -> None:
     out = Path(args.out)
-    seeds = [int(v) for v in args.seeds.split(",")]
-    types = args.types.split(",")
-    methods = [m for m in args.methods.split(",") if m]
+    seeds = _items(args.seeds, int)
+    types = _items(args.types)
+    methods = _items(args.methods)
     unknown = [t for t in types if t not in MAGNITUDES]
     if unknown:
         raise SystemExit(f"unknown error types {unknown}; choose from {', '.join(MAGNITUDES)}")
-    keep = {float(v) for v in args.magnitudes.split(",")} if args.magnitudes else None
-    mags = {t: [m for m in MAGNITUDES[t] if keep is None or m in keep] for t in types}
+    keep = set(_items(args.magnitudes, float))
+    mags = {t: [m for m in MAGNITUDES[t] if not keep or m in keep] for t in types}
+    if keep - {m for t in types for m in MAGNITUDES[t]}:
+        raise SystemExit(
+            f"--magnitudes {sorted(keep)}: not all in the swept values of {types}: "
+            + "; ".join(f"{t} {MAGNITUDES[t]}" for t in types)
+        )
     clean = [*common, *_no_errors()]
     ideal = Job(PRESET, (*clean, *_method("insilico")), str(out / "insilico"))
     train: dict[tuple, Job] = {("insilico",): ideal}
@@ -167,7 +175,7 @@ def errors(args, common: list[str]) -> None:
     results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
     print(f"ideal (no errors): {100 * results[('insilico',)]['test_accuracy_physical']:.1f} %")
     names = {"pat": "PAT", "dat-none": "DAT w/o IS", "dat-unitary": "DAT w/ IS"}
-    print("error | magnitude (SI) | DD | " + " | ".join(names.get(m, m) for m in methods))
+    print(" | ".join(["error", "magnitude (SI)", "DD", *(names.get(m, m) for m in methods)]))
     print("---|---|---" + "|---" * len(methods))
     for t in types:
         for m in mags[t]:
