@@ -6,9 +6,10 @@ of layers).
     python benchmarks/dpnn_experiments.py joint --data-root ../shared/data \
         --preset dpnn-cpu-errors --seeds 0,1 --set data.train_samples=5000 --jobs 2
 
-    # accuracy vs number of layers (1..7) at a fixed per-layer error, DD and DAT w/ IS
+    # accuracy vs number of layers (1..7) at a fixed per-layer error (preset dpnn-cpu-depth),
+    # DD over error seeds 0-5, DAT w/ IS on error seed 0
     python benchmarks/dpnn_experiments.py depth --data-root ../shared/data \
-        --layers 1,2,3,4,5,6,7 --seeds 0,1 --jobs 2 --out bench-out/dpnn-depth
+        --layers 1,2,3,4,5,6,7 --seeds 0,1,2,3,4,5 --dat-seeds 0 --jobs 2
 
     # accuracy vs magnitude of each error type, DD / PAT / DAT w/o IS / DAT w/ IS
     python benchmarks/dpnn_experiments.py errors --data-root ../shared/data \
@@ -16,11 +17,12 @@ of layers).
     # the same for every error type, direct deployment only (no training per magnitude)
     python benchmarks/dpnn_experiments.py errors --data-root ../shared/data --methods ''
 
-They start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm;
+They start from the ``dpnn-cpu`` preset (5 masks of 64 x 64 neurons, 8 um, 532 nm, 5 mm),
+depth from ``dpnn-cpu-depth`` (the same geometry, random-phase masks, a fixed per-layer error;
 ``--preset`` chooses another for depth and joint); ``--set KEY=VALUE`` adjusts every run
 (e.g. ``data.train_samples=5000``, ``train.epochs=6``). Runs are resumable (finished run
-directories are reused). Test accuracy on the physical system, mean +- std over error
-seeds; model selection on the validation split.
+directories and deployments are reused). Test accuracy on the physical system, mean +- std
+over error seeds; model selection on the validation split.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from photonic_dat.config.loading import load_config
 from photonic_dat.experiments.sweep import Job, deploy_jobs, mean_spread, run_jobs
 
 PRESET = "dpnn-cpu"
+DEPTH_PRESET = "dpnn-cpu-depth"
 #: per-type magnitudes (SI units) for the error sweep, from small to large
 MAGNITUDES = {
     "shift_std": (2e-6, 5e-6, 10e-6),
@@ -66,7 +69,7 @@ def _method(spec: str) -> list[str]:
 
 def depth(args, common: list[str]) -> None:
     out = Path(args.out)
-    preset = args.preset
+    preset = args.preset or DEPTH_PRESET
     layers = _items(args.layers, int)
     seeds = _items(args.seeds, int)
     dat_seeds = seeds if args.dat_seeds is None else _items(args.dat_seeds, int)
@@ -87,7 +90,9 @@ def depth(args, common: list[str]) -> None:
     deploys = {
         (n, s, "dd"): (
             Job(
-                preset, (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")), ""
+                preset,
+                (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")),
+                str(out / f"L{n}" / f"seed{s}" / "dd"),
             ),
             train[(n, "insilico")].run_dir,
         )
@@ -95,19 +100,27 @@ def depth(args, common: list[str]) -> None:
         for s in seeds
     }
     results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
-    print("layers | ideal twin | direct deployment | DAT w/ IS (unitary)")
-    print("---|---|---|---")
+    # DD on the DAT's error seeds too: the pairs compare the two methods on the same devices
+    paired = [s for s in dat_seeds if s in seeds]
+    print(f"preset {preset}; test accuracy on the simulated device, mean +- std over error seeds")
+    print(
+        f"layers | ideal twin | DD (seeds {seeds}) | DD (seeds {paired}) "
+        f"| DAT w/ IS (seeds {dat_seeds})"
+    )
+    print("---|---|---|---|---")
     for n in layers:
         ideal = results[(n, "insilico")]["test_accuracy_twin"]
         dd = [results[(n, s, "dd")]["test_accuracy_physical"] for s in seeds]
+        dd_paired = [results[(n, s, "dd")]["test_accuracy_physical"] for s in paired]
         dat = [results[(n, s, "dat")]["test_accuracy_physical"] for s in dat_seeds]
-        print(f"{n} | {100 * ideal:.1f} | {mean_spread(dd)} | {mean_spread(dat)}")
+        cells = [mean_spread(dd), mean_spread(dd_paired), mean_spread(dat)]
+        print(f"{n} | {100 * ideal:.1f} | " + " | ".join(cells))
 
 
 def joint(args, common: list[str]) -> None:
     """One preset's joint error set, several error seeds: error-free, DD, PAT, DAT."""
     out = Path(args.out)
-    preset = args.preset
+    preset = args.preset or PRESET
     seeds = _items(args.seeds, int)
     methods = _items(args.methods)
     ideal = Job(preset, (*common, *_method("insilico")), str(out / "insilico"))
@@ -119,7 +132,11 @@ def joint(args, common: list[str]) -> None:
     results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
     deploys = {
         (s, "dd"): (
-            Job(preset, (*common, f"errors.seed={s}", *_method("insilico")), ""),
+            Job(
+                preset,
+                (*common, f"errors.seed={s}", *_method("insilico")),
+                str(out / f"seed{s}" / "dd"),
+            ),
             ideal.run_dir,
         )
         for s in seeds
@@ -165,7 +182,11 @@ def errors(args, common: list[str]) -> None:
     results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
     deploys = {
         (t, m, s, "dd"): (
-            Job(PRESET, (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method("insilico")), ""),
+            Job(
+                PRESET,
+                (*clean, f"errors.{t}={m}", f"errors.seed={s}", *_method("insilico")),
+                str(out / t / f"{m:g}" / f"seed{s}" / "dd"),
+            ),
             ideal.run_dir,
         )
         for t in types
@@ -201,7 +222,9 @@ def main() -> None:
         help="depth: error seeds of the DAT runs (default --seeds; '' for direct deployment only)",
     )
     parser.add_argument(
-        "--preset", default=PRESET, help="depth, joint: the preset every run starts from"
+        "--preset",
+        default=None,
+        help=f"depth, joint: the preset every run starts from ({DEPTH_PRESET}, {PRESET})",
     )
     parser.add_argument(
         "--methods",

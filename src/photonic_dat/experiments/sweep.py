@@ -43,10 +43,22 @@ def train_job(job: Job) -> dict[str, Any]:
 
 
 def deploy_job(job: Job, trained_dir: str) -> dict[str, Any]:
-    """Deploy the PNN trained in ``trained_dir`` on the device that ``job`` configures."""
+    """Deploy the PNN trained in ``trained_dir`` on the device that ``job`` configures.
+
+    With a ``job.run_dir`` the figures are kept there as ``result.json`` (written atomically)
+    and reused by a later call, like a training run's.
+    """
+    path = Path(job.run_dir) / "result.json" if job.run_dir else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text())
+    from photonic_dat.io import atomic_write_text
     from photonic_dat.training.run import deploy_run
 
-    return deploy_run(Path(trained_dir), _load(job))
+    result = deploy_run(Path(trained_dir), _load(job))
+    if path is not None:
+        record = {**result, "trained_run": str(trained_dir), "overrides": list(job.overrides)}
+        atomic_write_text(path, json.dumps(record, indent=2))
+    return result
 
 
 def _deploy(args: tuple[Job, str]) -> dict[str, Any]:
