@@ -10,6 +10,9 @@ of layers).
     # DD over error seeds 0-5, DAT w/ IS on error seed 0
     python benchmarks/dpnn_experiments.py depth --data-root ../shared/data \
         --layers 1,2,3,4,5,6,7 --seeds 0,1,2,3,4,5 --dat-seeds 0 --jobs 2
+    # the same models deployed at twice the per-layer error (direct deployment only)
+    python benchmarks/dpnn_experiments.py depth --data-root ../shared/data \
+        --seeds 0,1,2 --dat-seeds '' --error-scale 2
 
     # accuracy vs magnitude of each error type, DD / PAT / DAT w/o IS / DAT w/ IS
     python benchmarks/dpnn_experiments.py errors --data-root ../shared/data \
@@ -67,12 +70,30 @@ def _method(spec: str) -> list[str]:
     return [f"method={method}"] + ([f"dat.internal_states={mode}"] if mode else [])
 
 
+#: error magnitudes that ``--error-scale`` multiplies (the quantisation levels and the
+#: illumination waist stay as the preset has them)
+SCALED = (*MAGNITUDES, "phase_gamma_std")
+
+
+def _scaled_errors(preset: str, common: list[str], scale: float) -> list[str]:
+    """Overrides that multiply every error magnitude of the preset by ``scale``."""
+    if scale == 1.0:
+        return []
+    if scale < 0:
+        raise SystemExit(f"--error-scale must be >= 0, got {scale}")
+    errors = load_config(preset, common).errors
+    return [f"errors.{n}={getattr(errors, n) * scale:.4g}" for n in SCALED]
+
+
 def depth(args, common: list[str]) -> None:
     out = Path(args.out)
     preset = args.preset or DEPTH_PRESET
     layers = _items(args.layers, int)
     seeds = _items(args.seeds, int)
     dat_seeds = seeds if args.dat_seeds is None else _items(args.dat_seeds, int)
+    # in-silico models do not depend on the errors: every error scale shares them
+    errs = _scaled_errors(preset, common, args.error_scale)
+    tag = "" if args.error_scale == 1.0 else f"-x{args.error_scale:g}"
     train: dict[tuple, Job] = {}
     for n in layers:
         base = [*common, f"dpnn.layers={n}"]
@@ -82,8 +103,8 @@ def depth(args, common: list[str]) -> None:
         for s in dat_seeds:
             job = Job(
                 preset,
-                (*base, f"errors.seed={s}", *_method("dat-unitary")),
-                str(out / f"L{n}" / f"seed{s}" / "dat-unitary"),
+                (*base, *errs, f"errors.seed={s}", *_method("dat-unitary")),
+                str(out / f"L{n}" / f"seed{s}" / f"dat-unitary{tag}"),
             )
             train[(n, s, "dat")] = job
     results = dict(zip(train, run_jobs(list(train.values()), args.jobs), strict=True))
@@ -91,8 +112,8 @@ def depth(args, common: list[str]) -> None:
         (n, s, "dd"): (
             Job(
                 preset,
-                (*common, f"dpnn.layers={n}", f"errors.seed={s}", *_method("insilico")),
-                str(out / f"L{n}" / f"seed{s}" / "dd"),
+                (*common, f"dpnn.layers={n}", *errs, f"errors.seed={s}", *_method("insilico")),
+                str(out / f"L{n}" / f"seed{s}" / f"dd{tag}"),
             ),
             train[(n, "insilico")].run_dir,
         )
@@ -102,7 +123,8 @@ def depth(args, common: list[str]) -> None:
     results.update(zip(deploys, deploy_jobs(list(deploys.values()), args.jobs), strict=True))
     # DD on the DAT's error seeds too: the pairs compare the two methods on the same devices
     paired = [s for s in dat_seeds if s in seeds]
-    print(f"preset {preset}; test accuracy on the simulated device, mean +- std over error seeds")
+    scale = f", errors x {args.error_scale:g}" if tag else ""
+    print(f"preset {preset}{scale}; test accuracy on the device, mean +- std over error seeds")
     print(
         f"layers | ideal twin | DD (seeds {seeds}) | DD (seeds {paired}) "
         f"| DAT w/ IS (seeds {dat_seeds})"
@@ -233,6 +255,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--magnitudes", default="", help="errors: only these magnitudes (e.g. 5e-6), default all"
+    )
+    parser.add_argument(
+        "--error-scale",
+        type=float,
+        default=1.0,
+        help="depth: multiply every error magnitude of the preset (e.g. 0.5, 2)",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
