@@ -55,9 +55,9 @@ def deploy_job(job: Job, trained_dir: str) -> dict[str, Any]:
     from photonic_dat.training.run import deploy_run
 
     result = deploy_run(Path(trained_dir), _load(job))
+    result = {**result, "trained_run": str(trained_dir), "overrides": list(job.overrides)}
     if path is not None:
-        record = {**result, "trained_run": str(trained_dir), "overrides": list(job.overrides)}
-        atomic_write_text(path, json.dumps(record, indent=2))
+        atomic_write_text(path, json.dumps(result, indent=2))
     return result
 
 
