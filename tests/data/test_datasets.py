@@ -93,7 +93,7 @@ def test_image_dataset_basics() -> None:
     [
         (torch.rand(3, 2, 2).double(), torch.arange(3), "float32"),
         (torch.rand(3, 4), torch.arange(3), r"\[n, H, W\]"),
-        (torch.rand(3, 2, 2) * 2, torch.arange(3), r"\[0, 1\]"),
+        (torch.full((3, 2, 2), 2.0), torch.arange(3), r"\[0, 1\]"),
         (torch.rand(3, 2, 2), torch.arange(3).int(), "int64"),
         (torch.rand(3, 2, 2), torch.tensor([0, 1, 10]), "labels must lie"),
         (torch.rand(3, 2, 2), torch.arange(2), "3 images but 2 labels"),

@@ -34,6 +34,20 @@ def test_queries_are_counted():
     assert (q.samples, q.block_samples, q.total, q.parameter_uploads) == (20, 10, 30, 1)
 
 
+def test_every_measured_plane_costs_a_frame():
+    exp = build_experiment(small_config())
+    x = batch(exp, 8)[0]
+    params = exp.method.display_params()
+    taps = exp.method.twin.internal_taps
+    exp.system.measure(params, x, taps=taps)
+    exp.system.measure(params, x)
+    exp.system.measure_block(0, params, x)
+    q = exp.system.queries
+    expected = {"output": 16, "block:0": 8, **{f"tap:{k}": 8 for k in taps}}
+    assert q.frames == expected
+    assert q.total_frames == 16 + 8 + 8 * len(taps) > q.total
+
+
 def test_capabilities_are_enforced():
     exp = build_experiment(
         small_config("method=insilico", "system.internal_taps=false", "system.block_access=false")

@@ -63,6 +63,7 @@ def _print_result(result: dict[str, Any]) -> None:
         "test_accuracy_twin",
         "val_accuracy_physical",
         "physical_queries",
+        "physical_frames",
         "train_seconds",
         "sepn_parameters",
     )

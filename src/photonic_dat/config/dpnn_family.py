@@ -7,8 +7,6 @@ detector plane with 10 square detector regions of ``detector_size`` pixels.
 
 from __future__ import annotations
 
-import torch
-
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.errors.specs import DiffractiveErrorSpec
 from photonic_dat.models.diffractive import (
@@ -19,6 +17,7 @@ from photonic_dat.models.diffractive import (
 )
 from photonic_dat.models.pnn import PNN
 from photonic_dat.optics.detectors import detector_layout
+from photonic_dat.seeding import stream_generator
 
 NUM_CLASSES = 10
 
@@ -34,9 +33,9 @@ def default_detector_size(neurons: int) -> int:
 
 
 def build_dpnn(config: RunConfig) -> PNN:
-    """The configured DPNN (ideal physics); phases seeded from ``config.seed``."""
+    """The configured DPNN (ideal physics); phases from the ``init`` stream of ``config.seed``."""
     cfg = config.dpnn
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = stream_generator(config.seed, "init")
     n = cfg.neurons
     size = cfg.input_size if cfg.input_size is not None else default_input_size(n)
     if size > n:

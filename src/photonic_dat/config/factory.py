@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +12,7 @@ from photonic_dat.config.schema import RunConfig
 from photonic_dat.data import DatasetSplits, load_dataset
 from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
 from photonic_dat.errors.specs import DetectorNoiseSpec
+from photonic_dat.exceptions import ConfigError
 from photonic_dat.methods.base import Method, OptimSettings
 from photonic_dat.methods.dat import DAT, DATSettings
 from photonic_dat.methods.insilico import InSilico
@@ -18,6 +20,8 @@ from photonic_dat.methods.pat import PAT
 from photonic_dat.models.field_sepn import FieldSEPN, square_grid
 from photonic_dat.models.pnn import PNN
 from photonic_dat.models.sepn import build_sepn, count_parameters
+from photonic_dat.seeding import stream_generator, stream_seed
+from photonic_dat.systems.base import PhysicalSystem
 from photonic_dat.systems.simulated import SimulatedSystem
 
 METHODS = ("insilico", "pat", "dat")
@@ -48,18 +52,48 @@ def noise_spec(config: RunConfig) -> DetectorNoiseSpec:
 def draw_errors(config: RunConfig, pnn: PNN) -> ErrorRealisation:
     spec = error_spec(config)
     meta = {"family": config.model, "spec": config.errors.model_dump(mode="json")}
-    return draw_realisation(list(pnn.blocks), spec, config.errors.seed, meta)
+    return draw_realisation(list(pnn.blocks), spec, stream_seed(config.errors.seed, "device"), meta)
+
+
+SystemBuilder = Callable[[RunConfig, PNN, "ErrorRealisation | None"], PhysicalSystem]
+
+#: ``system.kind`` -> the function that builds that physical system
+SYSTEM_BUILDERS: dict[str, SystemBuilder] = {}
+
+
+def register_system(kind: str) -> Callable[[SystemBuilder], SystemBuilder]:
+    """Register a builder for ``system.kind == kind`` (adapters import lazily inside it)."""
+
+    def decorate(builder: SystemBuilder) -> SystemBuilder:
+        SYSTEM_BUILDERS[kind] = builder
+        return builder
+
+    return decorate
 
 
 def build_system(
     config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> PhysicalSystem:
+    """The physical system that ``config.system.kind`` names, for the architecture ``pnn``."""
+    kind = config.system.kind
+    if kind not in SYSTEM_BUILDERS:
+        raise ConfigError(
+            f"system.kind: no physical system {kind!r}; known: {sorted(SYSTEM_BUILDERS)}"
+        )
+    return SYSTEM_BUILDERS[kind](config, pnn, realisation)
+
+
+@register_system("simulated")
+def build_simulated_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
 ) -> SimulatedSystem:
+    """The family's simulated device: hidden errors drawn from ``errors.seed``."""
     realisation = realisation if realisation is not None else draw_errors(config, pnn)
     return SimulatedSystem(
         pnn,
         realisation,
         noise_spec(config),
-        seed=config.errors.seed + 1_000_003,
+        seed=stream_seed(config.errors.seed, "detector-noise"),
         internal_taps=config.system.internal_taps,
         block_access=config.system.block_access,
     )
@@ -67,7 +101,7 @@ def build_system(
 
 def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
     s = config.dat.sepn
-    torch.manual_seed(config.seed)
+    torch.manual_seed(stream_seed(config.seed, "sepn-init"))
     sepns = {}
     for k, block in enumerate(pnn.blocks):
         if not (block.measurable and block.has_sepn):
@@ -89,7 +123,7 @@ def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
     return sepns
 
 
-def build_method(config: RunConfig, pnn: PNN, system: SimulatedSystem) -> Method:
+def build_method(config: RunConfig, pnn: PNN, system: PhysicalSystem) -> Method:
     t = config.train
     optim = OptimSettings(t.lr, t.lr_step, t.lr_gamma)
     if config.method == "insilico":
@@ -114,11 +148,11 @@ def load_splits(config: RunConfig) -> DatasetSplits:
         download=d.download,
         train_samples=d.train_samples,
         val_fraction=d.val_fraction,
-        seed=config.seed,
+        seed=stream_seed(config.seed, "data-split"),
         test_samples=d.test_samples,
     )
     if d.val_samples is not None and d.val_samples < len(splits.val):
-        g = torch.Generator().manual_seed(config.seed + 17)
+        g = stream_generator(config.seed, "val-subset")
         idx = torch.randperm(len(splits.val), generator=g)[: d.val_samples]
         splits = DatasetSplits(splits.train, splits.val.subset(idx.sort().values), splits.test)
     return splits
@@ -128,7 +162,7 @@ def load_splits(config: RunConfig) -> DatasetSplits:
 class Experiment:
     config: RunConfig
     splits: DatasetSplits
-    system: SimulatedSystem
+    system: PhysicalSystem
     method: Method
 
 

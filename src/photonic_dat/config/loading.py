@@ -11,10 +11,9 @@ from pydantic import ValidationError
 
 from photonic_dat.config.presets import list_presets, preset_path
 from photonic_dat.config.schema import RunConfig
+from photonic_dat.exceptions import ConfigError
 
-
-class ConfigError(ValueError):
-    """A configuration problem, with a message a user can act on."""
+__all__ = ["ConfigError", "dump_config", "load_config"]
 
 
 def _format_validation(err: ValidationError) -> str:

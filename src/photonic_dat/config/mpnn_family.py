@@ -14,6 +14,7 @@ from photonic_dat.models.encoders import FFTCropEncoder
 from photonic_dat.models.mesh import MeshBlock
 from photonic_dat.models.pnn import PNN
 from photonic_dat.models.readout import PortReadout
+from photonic_dat.seeding import stream_generator
 
 
 class PaddedEncoder(torch.nn.Module):
@@ -31,7 +32,7 @@ class PaddedEncoder(torch.nn.Module):
 
 def build_mpnn(config: RunConfig) -> PNN:
     cfg = config.mpnn
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = stream_generator(config.seed, "init")
     crop = cfg.fft_crop or math.isqrt(cfg.ports)
     encoder = PaddedEncoder(FFTCropEncoder(crop), cfg.ports)
     blocks = []

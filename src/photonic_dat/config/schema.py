@@ -118,8 +118,13 @@ class TrainConfig(_Section):
 
 
 class SystemConfig(_Section):
-    """What the simulated device offers to the trainer."""
+    """The physical system the trainer talks to, and what it offers.
 
+    ``kind`` names the system: ``simulated`` (the family's simulated device with hidden,
+    seeded errors). Adapters for other systems register further kinds.
+    """
+
+    kind: Literal["simulated"] = "simulated"
     internal_taps: bool = True
     block_access: bool = True
 

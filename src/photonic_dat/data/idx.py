@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from photonic_dat.exceptions import DataError
+
 __all__ = [
     "IDX_DTYPES",
     "IMAGES_MAGIC",
@@ -34,10 +36,6 @@ IDX_DTYPES: dict[int, str] = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class DataError(ValueError):
-    """A data set is missing, malformed or requested with invalid arguments."""
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -15,7 +15,8 @@ COLUMNS = (
     ("test_accuracy_physical", "test acc (physical)", "{:.4f}"),
     ("test_accuracy_twin", "test acc (twin)", "{:.4f}"),
     ("val_accuracy_physical", "val acc (physical)", "{:.4f}"),
-    ("physical_queries", "queries", "{:,}"),
+    ("physical_queries", "samples", "{:,}"),
+    ("physical_frames", "frames", "{:,}"),
     ("train_seconds", "train s", "{:.1f}"),
 )
 

@@ -2,8 +2,10 @@
 
 A physical system takes the optical parameters to display and a batch of input fields, and
 returns detected intensities only: the output plane and, if asked and supported, the states
-after internal blocks. Every input sample sent counts as one query (on hardware, one camera
-frame); every new set of parameters counts as one parameter upload (an SLM / DAC refresh).
+after internal blocks. Every input sample sent counts as one query, and every plane read for
+it as one frame (on hardware, one camera exposure or photodiode reading per plane: the output
+and each internal plane); every new set of parameters counts as one parameter upload (an SLM
+/ DAC refresh).
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-
-class CapabilityError(RuntimeError):
-    """A system was asked for a measurement it cannot provide."""
+from photonic_dat.exceptions import CapabilityError
 
 
 @dataclass(frozen=True)
@@ -42,25 +42,56 @@ class Measurement:
     taps: dict[int, Tensor] = field(default_factory=dict)
 
 
+OUTPUT_PLANE = "output"
+
+
+def tap_plane(index: int) -> str:
+    """Name of the internal plane after block ``index`` (a camera / photodiode array)."""
+    return f"tap:{index}"
+
+
+def block_plane(index: int) -> str:
+    """Name of the plane measured when block ``index`` is driven alone."""
+    return f"block:{index}"
+
+
 @dataclass
 class QueryCounter:
-    """Counts what a session with a physical system costs."""
+    """Counts what a session with a physical system costs.
+
+    ``samples`` are input samples sent through the whole system and ``block_samples`` those
+    sent through a single block; ``frames`` counts detector frames per measured plane: a
+    sample measured at the output and at two internal planes costs three frames (one camera
+    exposure or photodiode reading per plane), so DAT with internal states pays for what it
+    reads. ``parameter_uploads`` counts new parameter sets written to the device.
+    """
 
     samples: int = 0
     block_samples: int = 0
     parameter_uploads: int = 0
+    frames: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
         """All input samples sent (whole-system and block-level)."""
         return self.samples + self.block_samples
 
-    def as_dict(self) -> dict[str, int]:
+    @property
+    def total_frames(self) -> int:
+        """Every detector frame read, over all planes."""
+        return sum(self.frames.values())
+
+    def add_frames(self, plane: str, count: int) -> None:
+        self.frames[plane] = self.frames.get(plane, 0) + int(count)
+
+    def as_dict(self) -> dict[str, object]:
         return {
             "samples": self.samples,
             "block_samples": self.block_samples,
             "parameter_uploads": self.parameter_uploads,
             "total": self.total,
+            "frames": dict(sorted(self.frames.items())),
+            "total_frames": self.total_frames,
         }
 
 
@@ -84,6 +115,9 @@ class PhysicalSystem(ABC):
         else:
             self.queries.samples += samples
 
+    def save_device(self, directory) -> None:  # noqa: B027 (optional hook)
+        """Record what identifies this device in a run directory (nothing by default)."""
+
     def check_taps(self, taps: Sequence[int]) -> None:
         missing = sorted(set(taps) - set(self.capabilities.internal_taps))
         if missing:
@@ -97,7 +131,11 @@ class PhysicalSystem(ABC):
     ) -> Measurement:
         """Display ``params``, send ``fields`` (B, ...), return the detected intensities."""
         self.check_taps(taps)
-        self._count(params, fields.shape[0])
+        batch = fields.shape[0]
+        self._count(params, batch)
+        self.queries.add_frames(OUTPUT_PLANE, batch)
+        for k in taps:
+            self.queries.add_frames(tap_plane(k), batch)
         return self._measure(params, fields, tuple(taps))
 
     def measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
@@ -109,6 +147,7 @@ class PhysicalSystem(ABC):
                 "dat.internal_states=unitary or none"
             )
         self._count(params, fields.shape[0], block=True)
+        self.queries.add_frames(block_plane(index), fields.shape[0])
         return self._measure_block(index, params, fields)
 
     @abstractmethod

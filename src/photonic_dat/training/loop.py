@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from photonic_dat.config.factory import Experiment
+from photonic_dat.seeding import stream_generator
 from photonic_dat.training.checkpoint import flat_state, load_flat_state
 from photonic_dat.training.evaluate import (
     accuracy,
@@ -51,7 +52,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
     val_x, val_y = exp.splits.val.images, exp.splits.val.labels
     encode = method.encode
     eval_bs = cfg.train.eval_batch_size
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = stream_generator(cfg.seed, "data-order")
     history: list[dict[str, Any]] = []
     best = (-1.0, -1)
     best_state = flat_state(method.modules())
@@ -80,6 +81,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
             "val_accuracy_physical": val_score if method.uses_system else None,
             "val_accuracy_twin": None if method.uses_system else val_score,
             "physical_queries": system.queries.total,
+            "physical_frames": system.queries.total_frames,
         }
         history.append(record)
         if on_epoch is not None:
@@ -89,7 +91,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
             best = (val_score, epoch + 1)
             best_state = flat_state(method.modules())
     load_flat_state(method.modules(), best_state)
-    queries_training = system.queries.total
+    spent = system.queries.as_dict()  # training and selection; the test is measured below
     figures, test_pred = deployment_accuracies(method, exp.splits, eval_bs)
     test_labels = exp.splits.test.labels
     result = {
@@ -99,8 +101,11 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
         "dataset": cfg.data.name,
         **figures,
         "best_epoch": best[1],
-        "physical_queries": queries_training,
-        "queries": system.queries.as_dict(),
+        "physical_queries": spent["total"],
+        "physical_frames": spent["total_frames"],
+        "frames": spent["frames"],
+        "parameter_uploads": spent["parameter_uploads"],
+        "queries": spent,
         "train_seconds": train_seconds,
         "train_samples": len(train_y),
         "val_samples": len(val_y),
