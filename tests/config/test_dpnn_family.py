@@ -140,9 +140,16 @@ def test_simulated_device_measures_the_perturbed_dpnn():
     twin = exp.method.twin.run(x)
     rel = (m.output - intensity(twin.output)).norm() / m.output.norm()
     assert rel > 0.05
-    clean = build_experiment(load_config(None, TINY))
+    # with no errors, one sample per pixel and a full fill factor the device is the twin ...
+    clean = build_experiment(load_config(None, [*TINY, "system.samples_per_pixel=1"]))
     m0 = clean.system.measure(clean.method.display_params(), x)
     assert torch.allclose(m0.output, intensity(clean.method.twin.run(x).output), atol=1e-6)
+    # ... but on its finer grid the error-free device still differs from the twin (the
+    # pixelated masks diffract at their edges)
+    fine = build_experiment(load_config(None, [*TINY, "system.samples_per_pixel=4"]))
+    m4 = fine.system.measure(fine.method.display_params(), x).output
+    rel4 = (m4 - intensity(fine.method.twin.run(x).output)).norm() / m4.norm()
+    assert 1e-3 < rel4 < rel
 
 
 def test_train_and_evaluate_run_directory(tmp_path):

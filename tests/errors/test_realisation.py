@@ -5,7 +5,7 @@ import torch
 
 from photonic_dat.config.factory import build_pnn, draw_errors
 from photonic_dat.errors.realisation import ErrorRealisation
-from photonic_dat.errors.specs import DetectorNoiseSpec, MeshErrorSpec
+from photonic_dat.errors.specs import DiffractiveErrorSpec, MeshErrorSpec
 from tests.helpers import small_config
 
 
@@ -65,5 +65,5 @@ def test_tampered_realisation_is_rejected(tmp_path):
 def test_specs_validate():
     with pytest.raises(ValueError, match="bs_std"):
         MeshErrorSpec(bs_std=-0.1)
-    with pytest.raises(ValueError, match="read_std"):
-        DetectorNoiseSpec(read_std=-1)
+    with pytest.raises(ValueError, match="fill_factor"):
+        DiffractiveErrorSpec(fill_factor=1.5)

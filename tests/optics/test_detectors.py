@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from photonic_dat.optics.detectors import (
+    camera_counts,
+    counts_to_irradiance,
     detector_layout,
-    detector_noise,
     integrate_regions,
     intensity,
 )
@@ -65,34 +66,25 @@ def test_integrate_regions_equals_loop():
     assert torch.allclose(out, loop)
 
 
-def test_detector_noise_reproducible_unbiased_and_quantised():
-    clean = torch.full((200, 500), 0.8, dtype=torch.float64)
-    kwargs = {"shot_photons": 1000.0, "read_std": 0.01}
-    a = detector_noise(clean, torch.Generator().manual_seed(3), **kwargs)
-    b = detector_noise(clean, torch.Generator().manual_seed(3), **kwargs)
-    c = detector_noise(clean, torch.Generator().manual_seed(4), **kwargs)
+def test_camera_counts_shot_and_read_noise_offset_and_saturation():
+    kwargs = {"full_scale": 2.0, "full_well": 10_000.0, "read_noise": 3.0, "adc_bits": 12}
+    light = torch.full((200, 500), 1.0, dtype=torch.float64)  # half of full scale
+    a = camera_counts(light, torch.Generator().manual_seed(3), offset=50.0, **kwargs)
+    b = camera_counts(light, torch.Generator().manual_seed(3), offset=50.0, **kwargs)
+    c = camera_counts(light, torch.Generator().manual_seed(4), offset=50.0, **kwargs)
     assert torch.equal(a, b) and not torch.equal(a, c)
-    expected_std = (0.8 / 1000.0 + 0.01**2) ** 0.5
-    assert float(a.mean()) == pytest.approx(0.8, abs=5 * expected_std / 316)
-    assert float(a.std()) == pytest.approx(expected_std, rel=0.03)
-
-    ramp = torch.linspace(0, 2, 5000, dtype=torch.float64)
-    q = detector_noise(ramp, torch.Generator().manual_seed(0), read_std=0.05, adc_bits=3)
-    assert torch.unique(q).numel() <= 8
-    assert float(q.min()) >= 0.0
-    fixed = detector_noise(ramp, None, adc_bits=2, full_scale=1.0)
-    assert set(torch.unique(fixed).tolist()) == {0.0, 1 / 3, 2 / 3, 1.0}  # saturates at 1
-
-    noiseless = detector_noise(ramp, None)
-    assert torch.equal(noiseless, ramp)
-
-
-def test_detector_noise_gradients_pass_through():
-    x = torch.rand(3, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    x = (x + 0.1).requires_grad_()
-    out = detector_noise(
-        x, torch.Generator().manual_seed(0), shot_photons=100.0, read_std=0.001, adc_bits=8
-    )
-    out.sum().backward()
-    assert torch.isfinite(x.grad).all()
-    assert float(x.grad.sum()) > 0
+    assert torch.equal(a, a.round())  # integer codes
+    gain = 4095 / 10_000  # counts per e-
+    # mean: 5,000 e- plus the offset; variance: Poisson (5,000 e-) + read noise + rounding
+    assert float(a.mean()) == pytest.approx(5000 * gain + 50, abs=0.5)  # 5 sigma
+    expected_var = (5000 + 3.0**2) * gain**2 + 1 / 12
+    assert float(a.var()) == pytest.approx(expected_var, rel=0.03)
+    back = counts_to_irradiance(a, 50.0, full_scale=2.0, adc_bits=12)
+    assert float(back.mean()) == pytest.approx(1.0, rel=1e-3)
+    # a fixed full scale: brighter light saturates at the top code, dark light reads the offset
+    ramp = torch.tensor([0.0, 1.2, 2.5, 10.0], dtype=torch.float64)
+    noiseless = {**kwargs, "read_noise": 0.0, "full_well": 1e12}
+    codes = camera_counts(ramp, None, offset=0.0, **noiseless)
+    assert codes.tolist() == [0.0, 2457.0, 4095.0, 4095.0]
+    with pytest.raises(ValueError, match="full_scale"):
+        camera_counts(ramp, None, offset=0.0, **{**kwargs, "full_scale": 0.0})

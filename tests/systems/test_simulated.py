@@ -67,7 +67,7 @@ def test_separable_dat_refuses_system_without_block_access():
 
 
 def test_detector_noise_is_seeded():
-    cfg = small_config("errors.shot_photons=1000", "errors.read_std=0.001")
+    cfg = small_config("system.detector.model=camera")
     a, b = build_experiment(cfg), build_experiment(cfg)
     x = batch(a, 8)[0]
     ma = a.system.measure(a.method.display_params(), x).output

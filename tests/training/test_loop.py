@@ -6,7 +6,7 @@ from tests.helpers import small_config
 
 
 def test_same_seed_gives_the_same_numbers():
-    cfg = small_config("method=dat", "errors.shot_photons=500", "errors.read_std=0.001")
+    cfg = small_config("method=dat", "system.detector.model=camera")
     a, b = fit(build_experiment(cfg)), fit(build_experiment(cfg))
 
     def timeless(history):

@@ -83,6 +83,7 @@ def dpnn_error_spec(config: RunConfig) -> DiffractiveErrorSpec:
         phase_levels=e.phase_levels,
         pixel_phase_std=e.pixel_phase_std,
         fringing_sigma=e.fringing_sigma,
+        fill_factor=e.fill_factor,
         illumination_waist=e.illumination_waist,
         illumination_tilt_std=e.illumination_tilt_std,
     )

@@ -11,18 +11,19 @@ from photonic_dat.config.mpnn_family import build_mpnn, mesh_error_spec
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.data import DatasetSplits, load_dataset
 from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
-from photonic_dat.errors.specs import DetectorNoiseSpec
 from photonic_dat.exceptions import ConfigError
 from photonic_dat.methods.base import Method, OptimSettings
 from photonic_dat.methods.dat import DAT, DATSettings
 from photonic_dat.methods.insilico import InSilico
 from photonic_dat.methods.pat import PAT
 from photonic_dat.models.field_sepn import FieldSEPN, square_grid
+from photonic_dat.models.parametric_device import ParametricDevice
 from photonic_dat.models.pnn import PNN
 from photonic_dat.models.sepn import build_sepn, count_parameters
 from photonic_dat.seeding import stream_generator, stream_seed
 from photonic_dat.systems.base import PhysicalSystem
-from photonic_dat.systems.simulated import SimulatedSystem
+from photonic_dat.systems.detector import DetectorSpec
+from photonic_dat.systems.simulated import DeviceModel, SimulatedSystem
 
 METHODS = ("insilico", "pat", "dat")
 
@@ -44,9 +45,21 @@ def error_spec(config: RunConfig) -> object:
     return mesh_error_spec(config)
 
 
-def noise_spec(config: RunConfig) -> DetectorNoiseSpec:
-    e = config.errors
-    return DetectorNoiseSpec(e.shot_photons, e.read_std, e.adc_bits)
+def detector_spec(config: RunConfig) -> DetectorSpec:
+    return DetectorSpec(**config.system.detector.model_dump())
+
+
+def device_model(config: RunConfig, pnn: PNN, realisation: ErrorRealisation) -> DeviceModel:
+    """The physics of the simulated device: the diffractive family's fine-grid device, or the
+    twin's blocks with their parametric errors (MZI meshes)."""
+    if config.model == "dpnn":
+        from photonic_dat.models.diffractive_device import FineGridDevice
+
+        return FineGridDevice(pnn, realisation, config.system.samples_per_pixel)
+    view = None
+    if config.system.output_ports == "readout":
+        view = pnn.readout.measured_ports
+    return ParametricDevice(pnn, realisation, output_view=view)
 
 
 def draw_errors(config: RunConfig, pnn: PNN) -> ErrorRealisation:
@@ -90,10 +103,11 @@ def build_simulated_system(
     """The family's simulated device: hidden errors drawn from ``errors.seed``."""
     realisation = realisation if realisation is not None else draw_errors(config, pnn)
     return SimulatedSystem(
-        pnn,
+        device_model(config, pnn, realisation),
         realisation,
-        noise_spec(config),
-        seed=stream_seed(config.errors.seed, "detector-noise"),
+        detector_spec(config),
+        noise_seed=stream_seed(config.errors.seed, "detector-noise"),
+        device_seed=stream_seed(config.errors.seed, "device"),
         internal_taps=config.system.internal_taps,
         block_access=config.system.block_access,
     )

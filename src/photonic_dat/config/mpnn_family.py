@@ -44,7 +44,9 @@ def build_mpnn(config: RunConfig) -> PNN:
                     cfg.ports, cfg.activation_alpha, cfg.activation_gain, cfg.activation_bias
                 )
             )
-    return PNN(encoder, blocks, PortReadout(10, cfg.readout_temperature))
+    return PNN(
+        encoder, blocks, PortReadout(10, cfg.readout_temperature, config.system.output_ports)
+    )
 
 
 def mesh_error_spec(config: RunConfig) -> MeshErrorSpec:

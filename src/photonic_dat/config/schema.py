@@ -67,9 +67,6 @@ class ErrorsConfig(_Section):
     crosstalk: float = Field(0.0, ge=0, le=0.5)
     loss_db_mean: float = Field(0.0, ge=0)
     loss_db_std: float = Field(0.0, ge=0)
-    shot_photons: float | None = Field(None, gt=0)
-    read_std: float = Field(0.0, ge=0)
-    adc_bits: int | None = Field(None, ge=1, le=24)
     # diffractive PNN (SI units; see photonic_dat.errors.specs.DiffractiveErrorSpec)
     shift_std: float = Field(0.0, ge=0, description="lateral misalignment per layer (m)")
     rotation_std: float = Field(0.0, ge=0, description="in-plane rotation per layer (rad)")
@@ -79,6 +76,7 @@ class ErrorsConfig(_Section):
     phase_levels: int | None = Field(None, ge=2, le=65536, description="phase quantisation")
     pixel_phase_std: float = Field(0.0, ge=0, description="per-pixel fabrication error (rad)")
     fringing_sigma: float = Field(0.0, ge=0, description="pixel crosstalk blur std (m)")
+    fill_factor: float = Field(1.0, gt=0, le=1, description="active area fraction of a pixel")
     illumination_waist: float | None = Field(None, gt=0, description="Gaussian beam waist (m)")
     illumination_tilt_std: float = Field(0.0, ge=0, description="illumination tilt (rad)")
     seed: int = Field(0, ge=0)
@@ -103,6 +101,9 @@ class DATConfig(_Section):
     sepn_weight: float = Field(1.0, ge=0)
     sepn_start_epoch: int = Field(20, ge=0)
     sepn_gradient: Literal["through", "stop"] = "through"
+    #: similarity at the output plane on every measured detector pixel / port ("plane") or
+    #: on the readout's normalised class signals only ("readout", the reference code's)
+    output_similarity: Literal["plane", "readout"] = "plane"
     lr: float = Field(1e-3, gt=0)
 
 
@@ -117,6 +118,21 @@ class TrainConfig(_Section):
     progress: bool = True
 
 
+class DetectorConfig(_Section):
+    """The detector of every measured plane (see photonic_dat.systems.detector.DetectorSpec
+    for each key's meaning and realistic range)."""
+
+    model: Literal["ideal", "camera"] = "ideal"
+    full_well: float = Field(14_800.0, gt=0, description="e- at full scale")
+    read_noise: float = Field(2.5, ge=0, description="e- rms per read")
+    adc_bits: int = Field(12, ge=1, le=24)
+    black_level: float = Field(64.0, ge=0, description="dark offset, counts")
+    dark_nonuniformity: float = Field(2.0, ge=0, description="per-pixel dark offset, counts rms")
+    dark_frames: int = Field(16, ge=1)
+    exposure_fraction: float = Field(0.5, gt=0, le=1)
+    max_saturated: float = Field(1e-3, ge=0, le=1)
+
+
 class SystemConfig(_Section):
     """The physical system the trainer talks to, and what it offers.
 
@@ -125,6 +141,11 @@ class SystemConfig(_Section):
     """
 
     kind: Literal["simulated"] = "simulated"
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    #: simulated diffractive device: samples per modulator pixel of its fine grid
+    samples_per_pixel: int = Field(4, ge=1, le=16)
+    #: interference PNN: the output photodiodes sit on all ports or on the readout ports only
+    output_ports: Literal["all", "readout"] = "all"
     internal_taps: bool = True
     block_access: bool = True
 

@@ -41,63 +41,52 @@ class MeshErrorSpec:
 
 
 @dataclass(frozen=True)
-class DetectorNoiseSpec:
-    """Detector noise, drawn anew at every measurement.
-
-    Attributes:
-        shot_photons: expected photon count at unit intensity (Poisson noise in its Gaussian
-            approximation); ``None`` or 0 disables shot noise.
-        read_std: std of additive read noise, in intensity units.
-        adc_bits: ADC resolution over ``[0, max of the frame]``; ``None`` disables quantisation.
-    """
-
-    shot_photons: float | None = None
-    read_std: float = 0.0
-    adc_bits: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.shot_photons is not None and self.shot_photons < 0:
-            raise ValueError(f"shot_photons must be >= 0, got {self.shot_photons}")
-        if self.read_std < 0:
-            raise ValueError(f"read_std must be >= 0, got {self.read_std}")
-        if self.adc_bits is not None and not 1 <= self.adc_bits <= 24:
-            raise ValueError(f"adc_bits must be in [1, 24], got {self.adc_bits}")
-
-    @property
-    def is_noiseless(self) -> bool:
-        return not self.shot_photons and self.read_std == 0 and self.adc_bits is None
-
-
-@dataclass(frozen=True)
 class DiffractiveErrorSpec:
     """Systematic errors of a diffractive PNN (phase masks in free space), fixed per device.
 
     All lengths in metres, angles in radians. Each std is of a zero-mean normal draw, made once
-    per device (per layer, per gap or per pixel as stated); 0 disables that error.
+    per device (per layer, per gap or per pixel as stated); 0 disables that error. Fixed
+    properties (levels, fringing, fill factor, illumination waist) are copied as they are.
+    The simulated device (:class:`photonic_dat.models.diffractive_device.FineGridDevice`)
+    realises every error on a grid of several samples per pixel; none of them absorbs
+    light (each acts on the phase, or moves a phase-only surface, or is a propagation), so
+    light is lost only where it leaves an aperture, as in the hardware.
 
     Attributes:
-        shift_std: lateral misalignment (dx, dy) of each layer, m; realistic 1-10 um
-            (0.1-1 pixel of an 8 um SLM).
-        rotation_std: in-plane rotation of each layer about its centre, rad; realistic
-            below 5 mrad.
+        shift_std: lateral misalignment (dx, dy) of each layer, m. A lab aligns masks with
+            micrometre stages or by imaging; a few um remain (1-5 um for 8 um pixels; Mengu
+            et al., "Misalignment resilient diffractive optical networks", Nanophotonics 9,
+            4207 (2020), study shifts up to about a neuron). Conserves power (the mask moves).
+        rotation_std: in-plane rotation of each layer about its centre, rad; below a few
+            mrad with a rotation mount (0.06 deg = 1 mrad). Conserves power.
         distance_std: axial error of each gap (input -> layer 1, between layers, last layer
-            -> detector), m; realistic 0.1-2 mm.
-        phase_gain_std: relative error of each layer's full phase stroke (modulator gain
-            ``1 + N(0, std)``), dimensionless; realistic 0.02-0.1 (2-10 %).
+            -> detector), m; 0.05-0.5 mm with spacers, cage rods or printed holders.
+            Propagation over the wrong distance: conserves power inside the aperture.
+        phase_gain_std: relative error of each layer's full phase stroke, dimensionless; a
+            look-up table calibrated at another wavelength or temperature leaves 2-5 %
+            (Chen et al., "Pursuing high quality phase-only LCoS devices", Appl. Sci. 8,
+            2323 (2018): phase linearity and accuracy). Phase-only: conserves power.
         phase_gamma_std: error of each layer's response-curve exponent (``gamma = 1 + N(0,
-            std)``, realised phase ``2pi gain (phase / 2pi) ** gamma``); realistic gamma
-            0.9-1.1, i.e. std 0.02-0.1.
-        phase_levels: number of displayable phase levels over [0, 2pi) (SLM grey levels or
-            fabricated thickness steps); ``None`` = continuous; realistic 8-256.
-        pixel_phase_std: per-pixel fabrication / thickness error of the phase, rad; realistic
-            0.05-0.3.
-        fringing_sigma: std of the Gaussian pixel crosstalk (fringing field) blur of the
-            displayed phase, m; realistic 0.2-1 pixel (1.6-8 um at 8 um pitch).
+            std)``, realised phase ``2pi gain (phase / 2pi) ** gamma``); 0.02-0.05 for a
+            calibrated LUT (same source). Phase-only.
+        phase_levels: displayable phase levels over [0, 2pi); 256 for an 8-bit SLM (Holoeye
+            PLUTO-2, Meadowlark 1920 x 1152), 4-16 for lithographic masks; ``None`` =
+            continuous. Phase-only.
+        pixel_phase_std: per-pixel surface / thickness error, rad; 0.02-0.1 rad after a
+            flatness correction. Phase-only.
+        fringing_sigma: std of the Gaussian fringing-field blur of the displayed phase, m;
+            the fringing field reaches about one liquid-crystal thickness (3-4 um) into the
+            neighbouring pixel, i.e. 0.3-0.6 pixel at 8 um (Persson et al., Opt. Express 20,
+            22334 (2012); Moser et al., Opt. Express 27, 25046 (2019)). Blurs the phase
+            values (with fly-back at 2pi wraps), not ``exp(i phase)``: phase-only.
+        fill_factor: active fraction of each pixel's area; the dead border is unmodulated
+            and sends light into the zero order; 0.93 (Holoeye PLUTO-2), 0.957 (Meadowlark
+            1920 x 1152), 1 for a continuous fabricated mask. Phase-only.
         illumination_waist: 1/e^2 intensity radius of the Gaussian illumination beam, m
-            (``None`` = uniform plane wave, as in the ideal model); realistic a few mm,
-            comparable to the aperture for visible-light setups.
-        illumination_tilt_std: tilt of the illumination wavefront about x and y, rad;
-            realistic below 1 mrad.
+            (``None`` = uniform plane wave, as in the ideal model); a few mm for an expanded
+            laser beam. Changes the input power profile.
+        illumination_tilt_std: tilt of the illumination wavefront about x and y, rad; below
+            0.5 mrad after alignment on an iris pair. Phase-only.
     """
 
     shift_std: float = 0.0
@@ -108,6 +97,7 @@ class DiffractiveErrorSpec:
     phase_levels: int | None = None
     pixel_phase_std: float = 0.0
     fringing_sigma: float = 0.0
+    fill_factor: float = 1.0
     illumination_waist: float | None = None
     illumination_tilt_std: float = 0.0
 
@@ -123,6 +113,8 @@ class DiffractiveErrorSpec:
             raise ValueError(f"phase_levels must be an integer >= 2, got {self.phase_levels}")
         if self.illumination_waist is not None and self.illumination_waist <= 0:
             raise ValueError(f"illumination_waist must be > 0, got {self.illumination_waist}")
+        if not 0 < self.fill_factor <= 1:
+            raise ValueError(f"fill_factor must be in (0, 1], got {self.fill_factor}")
         if self.phase_gain_std >= 0.5:
             raise ValueError(
                 f"phase_gain_std must be < 0.5 (a fraction), got {self.phase_gain_std}"
@@ -137,4 +129,5 @@ class DiffractiveErrorSpec:
     @property
     def is_ideal(self) -> bool:
         """True when no error is enabled."""
-        return all(v in (0, 0.0, None) for v in asdict(self).values())
+        values = asdict(self)
+        return values.pop("fill_factor") == 1 and all(v in (0, 0.0, None) for v in values.values())

@@ -155,7 +155,7 @@ class DAT(Method):
             k = int(key)
             measured = self.system.measure_block(k, params, inputs[k])
             with torch.no_grad():
-                ideal = self.twin.blocks[k](inputs[k])
+                ideal = self.twin.run_block(k, inputs[k])
             loss = similarity_loss(intensity(ideal + sepn(ideal)), measured)
             self._sepn_update(loss)
             total += float(loss.detach())

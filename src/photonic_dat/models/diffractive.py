@@ -30,15 +30,12 @@ from photonic_dat.optics.diffractive import (
     embed_image,
     gaussian_illumination,
     modulator_response,
+    move_mask_fourier,
     parametrised_phase,
     quantize_phase,
-    rotate_small,
-    shift_bilinear,
-    shift_subpixel,
 )
 from photonic_dat.optics.free_space import propagate
 
-SHIFT_MODES = ("bilinear", "fourier")
 PROPAGATIONS = ("convolution", "angular-spectrum")
 NORMALISATIONS = ("l2", "total")
 
@@ -52,6 +49,7 @@ ERROR_KEYS = (
     "gamma",  # modulator response exponent
     "levels",  # number of phase levels (integer)
     "fringing_sigma",  # pixel crosstalk blur std, m
+    "fill_factor",  # active area fraction of a pixel (simulated device only)
     "pixel_phase",  # (n, n) per-pixel phase error, rad
     "illumination_waist",  # Gaussian illumination 1/e^2 radius, m (layer 0 only)
     "tilt_x",  # illumination tilt about y (ramp along x), rad (layer 0 only)
@@ -62,6 +60,19 @@ ERROR_KEYS = (
 def _scalar(errors: BlockErrors, key: str) -> float | None:
     value = errors.get(key)
     return None if value is None else float(value)
+
+
+def _value(errors: BlockErrors, key: str) -> float | Tensor | None:
+    """An error as a float, or as the tensor itself when it carries a gradient (the
+    calibration baseline fits error parameters through the twin)."""
+    value = errors.get(key)
+    if value is None:
+        return None
+    return value if value.requires_grad else float(value)
+
+
+def _nonzero(value: float | Tensor | None) -> bool:
+    return isinstance(value, Tensor) or bool(value)
 
 
 class _Gap(Block):
@@ -99,10 +110,11 @@ class _Gap(Block):
     def field_shape(self) -> tuple[int, ...]:
         return (self.neurons, self.neurons)
 
-    def gap_distance(self, errors: BlockErrors | None = None) -> float:
-        """The gap length in m: the ideal distance plus this device's axial error."""
-        error = _scalar(errors, "gap_error") if errors else None
-        return self.distance + (error or 0.0)
+    def gap_distance(self, errors: BlockErrors | None = None) -> float | Tensor:
+        """The gap length in m: the ideal distance plus this device's axial error (a tensor
+        when the error is being fitted)."""
+        error = _value(errors, "gap_error") if errors else None
+        return self.distance + (error if error is not None else 0.0)
 
     def propagate(self, field: Tensor, errors: BlockErrors | None = None) -> Tensor:
         """Propagate over the gap (the transfer function is cached per exact distance)."""
@@ -140,8 +152,12 @@ class DiffractiveLayer(_Gap):
     rad by :func:`~photonic_dat.optics.diffractive.parametrised_phase` (``wrap``: ``"sigmoid"`` or
     ``"mod"``). The intensity after the layer (= the intensity arriving at the mask) is
     measurable by a camera imaging the layer plane. ``illuminated`` marks the first layer,
-    which also carries the illumination errors of the input beam. ``shift_mode`` is the
-    lateral-misalignment model (see :meth:`transmission`).
+    which also carries the illumination errors of the input beam.
+
+    With ``errors`` the layer is the twin's *model* of a non-ideal layer, one sample per pixel
+    (used by the calibration baseline, whose fitted errors are then part of the twin). The
+    simulated device does not use it: it renders the pixelated mask on a finer grid
+    (:class:`photonic_dat.models.diffractive_device.FineGridDevice`).
     """
 
     def __init__(
@@ -155,20 +171,16 @@ class DiffractiveLayer(_Gap):
         propagation: str = "convolution",
         illuminated: bool = False,
         wrap: str = "sigmoid",
-        shift_mode: str = "bilinear",
         init_std: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(neurons, pitch, wavelength, distance, pad_factor, propagation)
         if wrap not in ("sigmoid", "mod"):
             raise ValueError(f"wrap must be 'sigmoid' or 'mod', got {wrap!r}")
-        if shift_mode not in SHIFT_MODES:
-            raise ValueError(f"shift_mode must be one of {SHIFT_MODES}, got {shift_mode!r}")
         if init_std < 0:
             raise ValueError(f"init_std must be >= 0, got {init_std}")
         self.illuminated = bool(illuminated)
         self.wrap = wrap
-        self.shift_mode = shift_mode
         raw = torch.randn(self.neurons, self.neurons, generator=generator) * init_std
         self.raw = nn.Parameter(raw)
 
@@ -177,14 +189,10 @@ class DiffractiveLayer(_Gap):
         """The commanded (ideal) phase ``(n, n)`` in rad, in [0, 2pi)."""
         return parametrised_phase(self.raw, self.wrap)
 
-    def displayed_phase(self, errors: BlockErrors | None = None) -> Tensor:
-        """The phase the device realises, rad, before any misalignment.
-
-        Order (the physical chain of an SLM or a fabricated mask): quantise the commanded
-        phase to ``levels`` (grey levels / thickness steps; straight-through gradient) ->
-        modulator response ``2pi gain (phase / 2pi) ** gamma`` -> pixel crosstalk blur of
-        std ``fringing_sigma / pitch`` pixels -> plus the per-pixel fabrication error map.
-        """
+    def modulated_phase(self, errors: BlockErrors | None = None) -> Tensor:
+        """The phase each pixel's modulator produces, rad: the commanded phase quantised to
+        ``levels`` (grey levels / thickness steps; straight-through gradient), then through
+        the response ``2pi gain (phase / 2pi) ** gamma``."""
         phase = self.phase()
         if not errors:
             return phase
@@ -199,8 +207,17 @@ class DiffractiveLayer(_Gap):
                 1.0 if gain is None else gain.to(**like),
                 1.0 if gamma is None else gamma.to(**like),
             )
-        sigma = _scalar(errors, "fringing_sigma")
-        if sigma:
+        return phase
+
+    def displayed_phase(self, errors: BlockErrors | None = None) -> Tensor:
+        """The phase of the mask in the twin's error model, rad, before any misalignment:
+        :meth:`modulated_phase`, blurred by the pixel crosstalk (std ``fringing_sigma /
+        pitch`` pixels, on the phase values), plus the per-pixel fabrication error map."""
+        phase = self.modulated_phase(errors)
+        if not errors:
+            return phase
+        sigma = _value(errors, "fringing_sigma")
+        if _nonzero(sigma):
             phase = crosstalk_blur(phase, sigma / self.pitch)
         pixel = errors.get("pixel_phase")
         if pixel is not None:
@@ -208,27 +225,26 @@ class DiffractiveLayer(_Gap):
         return phase
 
     def transmission(self, errors: BlockErrors | None = None) -> Tensor:
-        """Complex transmission ``(n, n)`` of the mask as seen on the ideal pixel grid.
+        """Complex transmission ``(n, n)`` of the mask on the twin's grid (unit modulus).
 
-        Misalignment acts on ``exp(i phase)`` (never on the phase values): first the rotation
-        (bilinear resampling about the grid centre, zero outside), then the lateral shift
-        ``(dx, dy) / pitch`` pixels. ``shift_mode="bilinear"`` (default) gives each grid cell
-        the area average of the shifted pixelated mask and blocks light where the mask no
-        longer covers the aperture; ``"fourier"`` is a periodic band-limited shift (whole
-        pixels equal ``torch.roll``).
+        A misaligned mask (``rotation``, then ``dx``, ``dy``) is moved as a whole by
+        :func:`~photonic_dat.optics.diffractive.move_mask_fourier`: still phase-only, so it
+        absorbs nothing, and differentiable in the misalignment.
         """
         phase = self.displayed_phase(errors)
         t = torch.polar(torch.ones_like(phase), phase)
         if not errors:
             return t
-        rotation = _scalar(errors, "rotation")
-        if rotation:
-            t = rotate_small(t, rotation)
-        dx, dy = _scalar(errors, "dx") or 0.0, _scalar(errors, "dy") or 0.0
-        if dx or dy:
-            shift = shift_bilinear if self.shift_mode == "bilinear" else shift_subpixel
-            t = shift(t, dx / self.pitch, dy / self.pitch)
-        return t
+        rotation = _value(errors, "rotation")
+        dx, dy = _value(errors, "dx"), _value(errors, "dy")
+        if not (_nonzero(rotation) or _nonzero(dx) or _nonzero(dy)):
+            return t
+        return move_mask_fourier(
+            t,
+            0.0 if dx is None else dx / self.pitch,
+            0.0 if dy is None else dy / self.pitch,
+            0.0 if rotation is None else rotation,
+        )
 
     def illumination(self, errors: BlockErrors, like: Tensor) -> Tensor | None:
         """The input beam's envelope ``(n, n)`` (Gaussian waist, tilt), or ``None`` if ideal."""
@@ -284,6 +300,8 @@ class DiffractiveLayer(_Gap):
             out["levels"] = torch.tensor(int(spec.phase_levels), dtype=torch.int64)
         if spec.fringing_sigma > 0:
             out["fringing_sigma"] = torch.tensor(float(spec.fringing_sigma), dtype=torch.float64)
+        if spec.fill_factor < 1:
+            out["fill_factor"] = torch.tensor(float(spec.fill_factor), dtype=torch.float64)
         if self.illuminated:
             if spec.illumination_waist is not None:
                 waist = float(spec.illumination_waist)

@@ -23,7 +23,12 @@ class Trace:
 
 
 class PNN(nn.Module):
-    """Encoder -> blocks -> readout. Only the blocks are optical."""
+    """Encoder -> blocks -> readout. Only the blocks are optical.
+
+    ``known_errors`` is what the twin knows of the device's errors: ``None`` for the ideal
+    twin, or the error parameters a calibration fitted (the twin then runs every block with
+    them, see :mod:`photonic_dat.calibration`).
+    """
 
     def __init__(self, encoder: nn.Module, blocks: Sequence[Block], readout: nn.Module) -> None:
         super().__init__()
@@ -32,6 +37,15 @@ class PNN(nn.Module):
         self.encoder = encoder
         self.blocks = nn.ModuleList(blocks)
         self.readout = readout
+        self.known_errors: ErrorRealisation | None = None
+
+    def block_errors(self, index: int):
+        """The errors the twin applies to block ``index`` (``None``: ideal)."""
+        return None if self.known_errors is None else self.known_errors.block(index)
+
+    def run_block(self, index: int, field: Tensor) -> Tensor:
+        """Block ``index`` of the twin alone (with its known errors, if any)."""
+        return self.blocks[index](field, self.block_errors(index))
 
     @property
     def internal_taps(self) -> tuple[int, ...]:
@@ -58,8 +72,10 @@ class PNN(nn.Module):
         start: int = 0,
         stop: int | None = None,
     ) -> Trace:
-        """Propagate an input field through blocks ``start .. stop-1``."""
+        """Propagate an input field through blocks ``start .. stop-1`` (with ``errors``, or
+        else with the twin's ``known_errors``)."""
         stop = len(self.blocks) if stop is None else stop
+        errors = errors if errors is not None else self.known_errors
         taps = set(self.internal_taps)
         states: dict[int, Tensor] = {}
         for k in range(start, stop):

@@ -1,8 +1,9 @@
 """Detection: intensity, detector-region layouts, region integration and detector noise.
 
 Intensities are ``|field|^2`` in arbitrary detector units (a field of amplitude 1 gives
-intensity 1). Detector layouts are boolean masks on the output-plane pixel grid. The noise
-model is shared by the diffractive and the interference PNN.
+intensity 1). Detector layouts are boolean masks on the output-plane pixel grid. The detector
+model (:func:`camera_counts`: fixed exposure, shot and read noise, dark offset, ADC,
+saturation) is shared by the diffractive and the interference PNN.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "camera_counts",
+    "counts_to_irradiance",
     "detector_layout",
-    "detector_noise",
     "integrate_regions",
     "intensity",
 ]
@@ -155,62 +157,53 @@ def integrate_regions(intensity_map: Tensor, masks: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- noise
 
 
-def detector_noise(
-    intensity_values: Tensor,
+def camera_counts(
+    irradiance: Tensor,
     generator: torch.Generator | None,
     *,
-    shot_photons: float | None = None,
-    read_std: float = 0.0,
-    adc_bits: int | None = None,
-    full_scale: float | None = None,
+    full_scale: float,
+    full_well: float,
+    read_noise: float,
+    adc_bits: int,
+    offset: float | Tensor = 0.0,
 ) -> Tensor:
-    """Add detector noise to non-negative intensities (any shape, detector units).
+    """Digital counts of a linear detector (camera pixel or photodiode + ADC), any shape.
 
-    Steps, in order:
-
-    1. Shot noise, Gaussian approximation of Poisson statistics: with ``shot_photons``
-       expected photo-electrons at intensity 1, ``I + sqrt(I / shot_photons) * N(0, 1)``.
-       Skipped when ``shot_photons`` is None.
-    2. Read noise ``N(0, read_std)`` (``read_std`` in intensity units).
-    3. Clip at 0.
-    4. ADC: ``2**adc_bits`` levels ``k * full_scale / (2**adc_bits - 1)`` over
-       [0, ``full_scale``], rounding to the nearest level and saturating above
-       ``full_scale``. ``full_scale`` defaults to the maximum of the (noisy) batch.
-       Skipped when ``adc_bits`` is None.
-
-    All randomness comes from ``generator`` (same seed -> same output). Autograd: the
-    noise is additive with its scale treated as a constant, and the ADC rounding passes
-    gradients straight through, so the result stays usable for noise-aware training.
+    ``irradiance`` (detector units, >= 0) is converted to expected photo-electrons by the
+    exposure: ``full_scale`` irradiance fills the ``full_well`` (e-). Then, in order: shot
+    noise (Poisson), read noise ``N(0, read_noise)`` e- rms, conversion to counts (the full
+    well maps to the top code ``2**adc_bits - 1``), the dark offset ``offset`` (counts; a
+    scalar black level or a per-pixel map: it lifts the signal so that read noise is not cut
+    at zero), rounding, and clipping to ``[0, 2**adc_bits - 1]``: a pixel that receives more
+    than about ``full_scale`` saturates at the top code. Returned as floats (exact integers).
+    All randomness comes from ``generator``. No gradient: a detector is measured, not
+    differentiated.
     """
-    if intensity_values.is_complex() or not intensity_values.is_floating_point():
-        raise ValueError("intensity_values must be a real floating-point tensor")
-    if read_std < 0.0 or not math.isfinite(read_std):
-        raise ValueError(f"read_std must be >= 0, got {read_std!r}")
-    out = intensity_values
-    kwargs = {
-        "generator": generator,
-        "dtype": out.dtype,
-        "device": out.device,
-    }
-    if shot_photons is not None:
-        if not shot_photons > 0.0:
-            raise ValueError(f"shot_photons must be positive, got {shot_photons!r}")
-        std = torch.sqrt(out.detach().clamp_min(0.0) / float(shot_photons))
-        out = out + std * torch.randn(out.shape, **kwargs)
-    if read_std > 0.0:
-        out = out + float(read_std) * torch.randn(out.shape, **kwargs)
-    out = out.clamp_min(0.0)
-    if adc_bits is not None:
-        adc_bits = int(adc_bits)
-        if adc_bits < 1:
-            raise ValueError(f"adc_bits must be >= 1, got {adc_bits}")
-        scale = float(out.detach().max()) if full_scale is None else float(full_scale)
-        if not math.isfinite(scale) or scale < 0.0:
-            raise ValueError(f"full_scale must be a non-negative finite number, got {scale!r}")
-        if scale == 0.0:
-            return out - out.detach()  # everything reads 0
-        max_code = 2**adc_bits - 1
-        step = scale / max_code
-        codes = torch.round(out.detach() / step).clamp(0, max_code)
-        out = codes * step + (out - out.detach())  # exact levels, identity gradient
-    return out
+    if irradiance.is_complex() or not irradiance.is_floating_point():
+        raise ValueError("irradiance must be a real floating-point tensor")
+    for name, value in (("full_scale", full_scale), ("full_well", full_well)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not (math.isfinite(read_noise) and read_noise >= 0):
+        raise ValueError(f"read_noise must be >= 0, got {read_noise!r}")
+    if not 1 <= int(adc_bits) <= 24:
+        raise ValueError(f"adc_bits must be in [1, 24], got {adc_bits!r}")
+    max_code = float(2 ** int(adc_bits) - 1)
+    with torch.no_grad():
+        expected = irradiance.detach().clamp_min(0.0) * (full_well / full_scale)
+        electrons = torch.poisson(expected, generator=generator)
+        if read_noise > 0:
+            noise = torch.randn(
+                electrons.shape, generator=generator, dtype=electrons.dtype, device=electrons.device
+            )
+            electrons = electrons + read_noise * noise
+        counts = torch.round(electrons * (max_code / full_well) + offset)
+        return counts.clamp_(0.0, max_code)
+
+
+def counts_to_irradiance(
+    counts: Tensor, dark: float | Tensor, *, full_scale: float, adc_bits: int
+) -> Tensor:
+    """Counts minus the measured dark level, in irradiance units (inverse of the exposure)."""
+    max_code = float(2 ** int(adc_bits) - 1)
+    return (counts - dark) * (full_scale / max_code)

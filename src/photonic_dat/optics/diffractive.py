@@ -32,13 +32,17 @@ __all__ = [
     "crosstalk_blur",
     "embed_image",
     "gaussian_illumination",
+    "move_mask_fourier",
     "modulator_response",
     "phase_modulation",
     "quantize_phase",
+    "rotate_fourier",
     "rotate_small",
+    "shear_fourier",
     "shift_bilinear",
     "shift_subpixel",
     "parametrised_phase",
+    "unit_modulus",
 ]
 
 
@@ -295,6 +299,75 @@ def rotate_small(x: Tensor, angle_rad: float | Tensor) -> Tensor:
     )
     out = torch.complex(sampled[:, 0], sampled[:, 1]) if x.is_complex() else sampled[:, 0]
     return out.reshape(*batch_shape, h, w)
+
+
+def shear_fourier(x: Tensor, factor: float | Tensor, axis: int) -> Tensor:
+    """Periodic shear by band-limited (Fourier) shifts: unitary, differentiable in ``factor``.
+
+    ``axis=-1``: row ``y`` (centred coordinate ``y - (H - 1) / 2``) is shifted along x by
+    ``-factor * y`` pixels, i.e. ``out(x, y) = x(x + factor * y, y)``; ``axis=-2`` is the same
+    with the roles of x and y swapped. ``x`` is complex ``(..., H, W)``.
+    """
+    if axis not in (-1, -2):
+        raise ValueError(f"axis must be -1 or -2, got {axis}")
+    real_dtype = _real_dtype_for(x)
+    along, across = (x.shape[-1], x.shape[-2]) if axis == -1 else (x.shape[-2], x.shape[-1])
+    f = torch.fft.fftfreq(along, dtype=real_dtype, device=x.device)
+    c = torch.arange(across, dtype=real_dtype, device=x.device) - (across - 1) / 2
+    shift = -_as_shift(factor, x, real_dtype) * c  # per line, pixels
+    ramp_phase = -TWO_PI * shift[:, None] * f[None, :]
+    if axis == -2:
+        ramp_phase = ramp_phase.transpose(0, 1)
+    ramp = torch.polar(torch.ones_like(ramp_phase), ramp_phase)
+    return torch.fft.ifft(torch.fft.fft(x, dim=axis) * ramp, dim=axis)
+
+
+def rotate_fourier(x: Tensor, angle_rad: float | Tensor) -> Tensor:
+    """Periodic rotation of a complex ``x (..., H, W)`` about the grid centre by three shears.
+
+    Same convention as :func:`rotate_small` (``out(p) = x(R(-angle) p)``): shears
+    ``tan(angle / 2)`` along x, ``-sin(angle)`` along y, ``tan(angle / 2)`` along x
+    (Unser, Thevenaz and Yaroslavsky, IEEE TIP 4, 1371, 1995), each a Fourier shift, so the
+    rotation is unitary (it conserves power exactly) and differentiable in the angle. Pad
+    the field so that nothing wraps round the periodic grid.
+    """
+    angle = angle_rad if isinstance(angle_rad, Tensor) else torch.tensor(float(angle_rad))
+    a = torch.tan(angle / 2)
+    b = -torch.sin(angle)
+    return shear_fourier(shear_fourier(shear_fourier(x, a, -1), b, -2), a, -1)
+
+
+def unit_modulus(t: Tensor, eps: float = 1e-12) -> Tensor:
+    """``t / |t|`` (a pure phase); samples with ``|t| < eps`` get phase 0."""
+    magnitude = t.abs()
+    return torch.where(magnitude > eps, t / magnitude.clamp_min(eps), torch.ones_like(t))
+
+
+def move_mask_fourier(
+    transmission: Tensor,
+    dx: float | Tensor = 0.0,
+    dy: float | Tensor = 0.0,
+    rotation: float | Tensor = 0.0,
+    margin: int = 4,
+) -> Tensor:
+    """A phase mask ``t (..., H, W)`` rotated about the grid centre by ``rotation`` rad, then
+    shifted by ``(dx, dy)`` pixels, on the same one-sample-per-pixel grid.
+
+    The twin's model of a misaligned layer, differentiable in ``dx``, ``dy`` and ``rotation``
+    (the calibration baseline fits them): ``t - 1`` (the surround is unmodulated) is moved by
+    a Fourier shift and the three-shear rotation (:func:`rotate_fourier`) on a grid padded by
+    ``margin`` pixels, then the result is renormalised to unit modulus. A phase-only mask so
+    moved stays phase-only: it absorbs nothing. A whole-pixel shift equals ``torch.roll``
+    with 1 filling in. The simulated device renders the pixelated mask on a finer grid instead
+    (:mod:`photonic_dat.optics.pixelated`).
+    """
+    h, w = transmission.shape[-2:]
+    delta = F.pad(transmission - 1.0, (margin, margin, margin, margin))
+    if isinstance(rotation, Tensor) or rotation:
+        delta = rotate_fourier(delta, rotation)
+    if isinstance(dx, Tensor) or isinstance(dy, Tensor) or dx or dy:
+        delta = shift_subpixel(delta, dx, dy)
+    return unit_modulus(delta[..., margin : margin + h, margin : margin + w] + 1.0)
 
 
 # --------------------------------------------------------------------------- inputs
