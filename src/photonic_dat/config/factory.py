@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from photonic_dat.calibration.fit import CalibrationSettings
 from photonic_dat.config.mpnn_family import build_mpnn, mesh_error_spec
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.data import DatasetSplits, load_dataset
@@ -14,7 +15,7 @@ from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
 from photonic_dat.exceptions import ConfigError
 from photonic_dat.methods.base import Method, OptimSettings
 from photonic_dat.methods.dat import DAT, DATSettings
-from photonic_dat.methods.insilico import InSilico
+from photonic_dat.methods.insilico import Calibrated, InSilico
 from photonic_dat.methods.pat import PAT
 from photonic_dat.models.field_sepn import FieldSEPN, square_grid
 from photonic_dat.models.parametric_device import ParametricDevice
@@ -25,7 +26,7 @@ from photonic_dat.systems.base import PhysicalSystem
 from photonic_dat.systems.detector import DetectorSpec
 from photonic_dat.systems.simulated import DeviceModel, SimulatedSystem
 
-METHODS = ("insilico", "pat", "dat")
+METHODS = ("insilico", "calibration", "pat", "dat")
 
 
 def build_pnn(config: RunConfig) -> PNN:
@@ -137,17 +138,42 @@ def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
     return sepns
 
 
-def build_method(config: RunConfig, pnn: PNN, system: PhysicalSystem) -> Method:
+def calibration_settings(
+    config: RunConfig, system: PhysicalSystem, train_samples: int
+) -> CalibrationSettings | None:
+    """The calibration the configured method runs first (``None``: none)."""
+    c = config.calibration
+    if config.method != "calibration" and not c.enabled:
+        return None
+    if config.method == "insilico":
+        raise ConfigError(
+            "calibration.enabled with method=insilico: use method=calibration (calibrate, then "
+            "train in silico on the calibrated twin)"
+        )
+    planes = 1 + len(system.capabilities.internal_taps)
+    frames = c.frames or config.train.epochs * train_samples * planes
+    return CalibrationSettings(frames, c.settings, c.batch_size, c.steps_per_batch, c.lr)
+
+
+def build_method(
+    config: RunConfig, pnn: PNN, system: PhysicalSystem, train_samples: int = 0
+) -> Method:
     t = config.train
     optim = OptimSettings(t.lr, t.lr_step, t.lr_gamma)
+    calibration = calibration_settings(config, system, train_samples)
     if config.method == "insilico":
         return InSilico(pnn, system, optim)
+    if config.method == "calibration":
+        return Calibrated(pnn, system, optim, calibration)
     if config.method == "pat":
-        return PAT(pnn, system, optim)
+        return PAT(pnn, system, optim, calibration)
     d = config.dat
-    settings = DATSettings(d.internal_states, d.sepn_weight, d.sepn_start_epoch, d.sepn_gradient)
+    settings = DATSettings(
+        d.internal_states, d.sepn_weight, d.sepn_start_epoch, d.sepn_gradient, d.output_similarity
+    )
     sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
-    return DAT(pnn, system, optim, build_sepns(config, pnn), settings, sepn_optim)
+    sepns = build_sepns(config, pnn)
+    return DAT(pnn, system, optim, sepns, settings, sepn_optim, calibration)
 
 
 def sepn_parameter_count(method: Method) -> int:
@@ -184,5 +210,5 @@ def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = N
     splits = load_splits(config)
     pnn = build_pnn(config)
     system = build_system(config, pnn, realisation)
-    method = build_method(config, pnn, system)
+    method = build_method(config, pnn, system, len(splits.train))
     return Experiment(config, splits, system, method)

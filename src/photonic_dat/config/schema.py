@@ -107,6 +107,24 @@ class DATConfig(_Section):
     lr: float = Field(1e-3, gt=0)
 
 
+class CalibrationConfig(_Section):
+    """The calibration baseline (photonic_dat.calibration): probes, then a fitted twin.
+
+    ``method: calibration`` always calibrates and then trains in silico on the fitted twin;
+    ``enabled: true`` makes PAT or DAT start from the fitted twin as well. ``frames`` is the
+    probe budget (frames over all planes); unset, it is what DAT with internal states spends
+    training on the same config (epochs x training samples x measured planes), so that the
+    two are compared at equal frames.
+    """
+
+    enabled: bool = False
+    frames: int | None = Field(None, ge=1)
+    settings: int = Field(8, ge=0, description="random parameter settings probed")
+    batch_size: int = Field(100, ge=1)
+    steps_per_batch: int = Field(2, ge=1)
+    lr: float = Field(0.02, gt=0, description="Adam, cosine-decayed over the probe rounds")
+
+
 class TrainConfig(_Section):
     epochs: int = Field(50, ge=1)
     batch_size: int = Field(500, ge=1)
@@ -152,7 +170,7 @@ class SystemConfig(_Section):
 
 class RunConfig(_Section):
     model: Literal["mpnn", "dpnn"] = "mpnn"
-    method: Literal["insilico", "pat", "dat"] = "dat"
+    method: Literal["insilico", "calibration", "pat", "dat"] = "dat"
     seed: int = Field(0, ge=0)
     mpnn: MPNNConfig = Field(default_factory=MPNNConfig)
     dpnn: DPNNConfig = Field(default_factory=DPNNConfig)
@@ -160,6 +178,7 @@ class RunConfig(_Section):
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)
     dat: DATConfig = Field(default_factory=DATConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
     @model_validator(mode="after")

@@ -10,32 +10,60 @@ from photonic_dat.config.schema import RunConfig
 from photonic_dat.report.tables import write_summary
 from photonic_dat.training.run import train_run
 
-METHOD_SPECS = ("insilico", "pat", "dat", "dat-none", "dat-unitary", "dat-separable")
+#: method specs: a method, a DAT mode, or ``+cal`` for a run that starts from a calibrated twin
+METHOD_SPECS = (
+    "insilico",
+    "calibration",
+    "pat",
+    "dat",
+    "dat-none",
+    "dat-unitary",
+    "dat-separable",
+)
+
+
+def _split_spec(spec: str) -> tuple[str, bool]:
+    base, plus, suffix = spec.partition("+")
+    if plus and suffix != "cal":
+        raise ValueError(f"unknown method suffix in {spec!r}; only '+cal' is known")
+    return base, bool(plus)
 
 
 def parse_methods(text: str) -> list[str]:
     specs = [s.strip() for s in text.split(",") if s.strip()]
     if not specs:
         raise ValueError("--methods is empty")
-    bad = [s for s in specs if s not in METHOD_SPECS]
+    bad = [s for s in specs if _split_spec(s)[0] not in METHOD_SPECS]
     if bad:
-        raise ValueError(f"unknown method(s) {bad}; choose from {', '.join(METHOD_SPECS)}")
+        raise ValueError(
+            f"unknown method(s) {bad}; choose from {', '.join(METHOD_SPECS)} "
+            "(append +cal to pat or dat* to start from a calibrated twin)"
+        )
+    for spec in specs:
+        base, cal = _split_spec(spec)
+        if cal and base in ("insilico", "calibration"):
+            raise ValueError(f"{spec}: +cal applies to pat and dat only")
     return specs
 
 
 def config_for(base: RunConfig, spec: str) -> RunConfig:
     cfg = base.model_copy(deep=True)
-    method, _, mode = spec.partition("-")
+    name, calibrated = _split_spec(spec)
+    method, _, mode = name.partition("-")
     cfg.method = method
     if mode:
         cfg.dat.internal_states = mode
+    if calibrated:
+        cfg.calibration.enabled = True
     return cfg
 
 
 def label_for(cfg: RunConfig) -> str:
     if cfg.method == "dat":
-        return f"dat ({cfg.dat.internal_states})"
-    return {"insilico": "insilico (DD)"}.get(cfg.method, cfg.method)
+        label = f"dat ({cfg.dat.internal_states})"
+    else:
+        label = {"insilico": "insilico (DD)"}.get(cfg.method, cfg.method)
+    return label + (" from calibrated twin" if cfg.calibration.enabled else "")
 
 
 def compare_methods(

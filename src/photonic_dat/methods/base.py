@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from photonic_dat.calibration.fit import CalibrationSettings, calibrate
 from photonic_dat.models.pnn import PNN
 from photonic_dat.optics.detectors import intensity
 from photonic_dat.systems.base import PhysicalSystem
@@ -44,12 +45,32 @@ class Method(ABC):
     #: whether the method queries the physical system while training
     uses_system: bool = True
 
-    def __init__(self, twin: PNN, system: PhysicalSystem, optim: OptimSettings) -> None:
+    def __init__(
+        self,
+        twin: PNN,
+        system: PhysicalSystem,
+        optim: OptimSettings,
+        calibration: CalibrationSettings | None = None,
+    ) -> None:
         self.twin = twin
         self.system = system
         self.optical_params = list(twin.blocks.parameters())
         self.optimiser, self.scheduler = optim.build(self.optical_params)
+        self.calibration = calibration
         self.epoch = 0
+
+    # -- before training ----------------------------------------------------------------------
+    def prepare(self, images: Tensor, generator: torch.Generator) -> dict[str, object]:
+        """Before the first epoch: with calibration settings, fit the twin's error parameters
+        to probes of the system driven with training ``images`` (the twin then carries them
+        as ``known_errors``). Returns a record for the run's result."""
+        if self.calibration is None:
+            return {}
+        fitted, record = calibrate(
+            self.twin, self.system, images, self.encode, self.calibration, generator
+        )
+        self.twin.known_errors = fitted
+        return {"calibration": record}
 
     # -- schedule ---------------------------------------------------------------------------
     def start_epoch(self, epoch: int) -> None:

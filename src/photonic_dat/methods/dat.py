@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from photonic_dat.calibration.fit import CalibrationSettings
 from photonic_dat.methods.base import Method, OptimSettings, correct
 from photonic_dat.methods.fusion import fuse_amplitude, measured_forward
 from photonic_dat.models.pnn import PNN
@@ -46,11 +47,19 @@ class DATSettings:
     #: task-step gradient through the SEPNs ("through", the paper's) or around them ("stop":
     #: the forward keeps the corrected states, the backward uses the ideal block Jacobian)
     sepn_gradient: str = "through"
+    #: output similarity on every measured output pixel / port ("plane") or on the readout's
+    #: normalised class signals ("readout": the reference code compares the 10 readout ports
+    #: of the intensities normalised over all 64)
+    output_similarity: str = "plane"
 
     def __post_init__(self) -> None:
         if self.sepn_gradient not in SEPN_GRADIENTS:
             raise ValueError(
                 f"sepn_gradient must be one of {SEPN_GRADIENTS}, got {self.sepn_gradient!r}"
+            )
+        if self.output_similarity not in ("plane", "readout"):
+            raise ValueError(
+                f"output_similarity must be 'plane' or 'readout', got {self.output_similarity!r}"
             )
         if self.internal_states not in INTERNAL_STATES:
             raise ValueError(
@@ -74,8 +83,9 @@ class DAT(Method):
         sepns: dict[int, nn.Module],
         settings: DATSettings,
         sepn_optim: OptimSettings | None = None,
+        calibration: CalibrationSettings | None = None,
     ) -> None:
-        super().__init__(twin, system, optim)
+        super().__init__(twin, system, optim, calibration)
         self.settings = settings
         self.sepns = nn.ModuleDict({str(k): m for k, m in sepns.items()})
         unknown = sorted(set(sepns) - set(range(len(twin.blocks))))
@@ -121,11 +131,18 @@ class DAT(Method):
         return self.settings.sepn_weight if self.epoch >= self.settings.sepn_start_epoch else 0.0
 
     # -- the two steps ----------------------------------------------------------------------
+    def _output_similarity(self, twin_field: Tensor, measured: Tensor) -> Tensor:
+        twin = self.twin.measured_output(intensity(twin_field))
+        if self.settings.output_similarity == "readout":
+            readout = self.twin.readout
+            return F.mse_loss(readout(twin), readout(measured)) / readout.temperature**2
+        return similarity_loss(twin, measured)
+
     def _similarity_update(self, fields: Tensor, measured: Measurement) -> float:
         if self.settings.internal_states == "separable":
             return self._separable_update(fields)
         trace = self.corrected_run(fields)
-        loss = similarity_loss(intensity(trace.output), measured.output)
+        loss = self._output_similarity(trace.output, measured.output)
         for k in self.taps:
             loss = loss + similarity_loss(intensity(trace.states[k]), measured.taps[k])
         self._sepn_update(loss)

@@ -16,3 +16,13 @@ class InSilico(Method):
         scores = self.twin.readout(intensity(self.twin.run(fields).output))
         loss = self.task_update(scores, labels)
         return {"task_loss": loss * len(labels), "correct_twin": correct(scores, labels)}
+
+
+class Calibrated(InSilico):
+    """Calibration, then in-silico training on the calibrated twin: what a lab does before
+    any hardware-in-the-loop training, and the baseline DAT must beat. The probes are spent
+    in :meth:`~photonic_dat.methods.base.Method.prepare`; the epoch is selected on the
+    physical validation split like PAT's and DAT's."""
+
+    name = "calibration"
+    uses_system = True

@@ -35,3 +35,8 @@ class Block(nn.Module):
     def draw_errors(self, spec: object, generator: torch.Generator) -> dict[str, Tensor]:
         """Draw this block's systematic errors; blocks without errors return ``{}``."""
         return {}
+
+    def probe_parameters(self, generator: torch.Generator) -> dict[str, Tensor]:
+        """A random setting of this block's optical parameters (for calibration probes),
+        spread over their whole range; blocks without parameters return ``{}``."""
+        return {}

@@ -273,6 +273,12 @@ class DiffractiveLayer(_Gap):
         field = self.propagate(field, errors)
         return field * self.transmission(errors)
 
+    def probe_parameters(self, generator: torch.Generator) -> dict[str, Tensor]:
+        """Raw parameters whose phases are uniform over the modulator's range."""
+        u = torch.rand(self.raw.shape, generator=generator).clamp(0.01, 0.99)
+        raw = torch.logit(u) if self.wrap == "sigmoid" else u * 2 * math.pi
+        return {"raw": raw}
+
     def draw_errors(self, spec: object, generator: torch.Generator) -> dict[str, Tensor]:
         """Per-layer draws from a :class:`DiffractiveErrorSpec` (``{}`` for other specs).
 

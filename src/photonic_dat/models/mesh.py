@@ -84,6 +84,14 @@ class MeshBlock(Block):
     def forward(self, field: Tensor, errors: BlockErrors | None = None) -> Tensor:
         return apply_transfer(self.transfer_matrix(errors), field)
 
+    def probe_parameters(self, generator: torch.Generator) -> dict[str, Tensor]:
+        """Phases uniform in [0, 2pi) for every shifter."""
+        two_pi = 2 * math.pi
+        return {
+            name: torch.rand(p.shape, generator=generator) * two_pi
+            for name, p in self.named_parameters()
+        }
+
     def draw_errors(self, spec: object, generator: torch.Generator) -> dict[str, Tensor]:
         if not isinstance(spec, MeshErrorSpec):
             return {}

@@ -43,6 +43,12 @@ class PNN(nn.Module):
         """The errors the twin applies to block ``index`` (``None``: ideal)."""
         return None if self.known_errors is None else self.known_errors.block(index)
 
+    def measured_output(self, intensity: Tensor) -> Tensor:
+        """The output-plane intensity as the device's output detectors see it (the readout
+        may restrict it, e.g. to the readout ports of a mesh); the identity by default."""
+        view = getattr(self.readout, "measured_ports", None)
+        return intensity if view is None else view(intensity)
+
     def run_block(self, index: int, field: Tensor) -> Tensor:
         """Block ``index`` of the twin alone (with its known errors, if any)."""
         return self.blocks[index](field, self.block_errors(index))

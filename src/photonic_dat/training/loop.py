@@ -60,6 +60,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
     bar = tqdm(
         range(cfg.train.epochs), desc=f"{method.name}", disable=not cfg.train.progress, leave=False
     )
+    prepared = method.prepare(train_x, stream_generator(cfg.seed, "calibration"))
     for epoch in bar:
         method.start_epoch(epoch)
         start = time.perf_counter()
@@ -110,6 +111,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
         "train_samples": len(train_y),
         "val_samples": len(val_y),
         "test_samples": len(test_labels),
+        **prepared,
         "errors": cfg.errors.model_dump(mode="json"),
         "seed": cfg.seed,
     }

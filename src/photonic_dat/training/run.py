@@ -54,6 +54,8 @@ def train_run(config: RunConfig, run_dir: Path) -> dict[str, Any]:
         fitted.state,
         {"best_epoch": fitted.best_epoch, "method": exp.method.name},
     )
+    if exp.method.twin.known_errors is not None:  # what the calibration fitted
+        exp.method.twin.known_errors.save(run_dir / "twin", stem="calibrated_errors")
     title = f"{config.method} on {config.data.name}"
     plot_training_curves(history, run_dir / "curves.png", title)
     plot_confusion(fitted.confusion, run_dir / "confusion.png", f"{title} (physical, test)")
@@ -70,7 +72,14 @@ def load_run(run_dir: Path) -> Experiment:
     realisation = ErrorRealisation.load(run_dir / "system")
     exp = build_experiment(config, realisation)
     load_flat_state(exp.method.modules(), load_checkpoint(run_dir / "model.safetensors"))
+    load_twin_errors(exp.method.twin, run_dir)
     return exp
+
+
+def load_twin_errors(twin, run_dir: Path) -> None:
+    """Give ``twin`` the errors a calibration fitted during the run in ``run_dir``, if any."""
+    if (run_dir / "twin" / "calibrated_errors.json").is_file():
+        twin.known_errors = ErrorRealisation.load(run_dir / "twin", stem="calibrated_errors")
 
 
 def evaluate_run(run_dir: Path) -> dict[str, Any]:
@@ -97,6 +106,7 @@ def deploy_run(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     load_flat_state(
         {"pnn": exp.method.twin}, {k: v for k, v in state.items() if k.startswith("pnn/")}
     )
+    load_twin_errors(exp.method.twin, run_dir)
     figures, _ = deployment_accuracies(exp.method, exp.splits, config.train.eval_batch_size)
     return {
         **figures,
