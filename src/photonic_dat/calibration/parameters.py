@@ -3,10 +3,10 @@
 Each block family says which of its errors a lab can identify from measurements: for an MZI
 mesh the split error of every beamsplitter and the offset of every phase shifter; for a
 diffractive layer its lateral shift, rotation, the length of the gap before it, the gain and
-exponent of the modulator's response and the width of its pixel crosstalk (fringing). Parameters are dimensionless and scaled so
-that a realistic error is of order one (Adam's step is then of the same size for all of
-them); :meth:`ErrorModel.realisation` turns them into the error tensors the blocks apply, in
-SI units.
+exponent of the modulator's response and the width of its pixel crosstalk (fringing).
+Parameters are dimensionless and scaled so that a realistic error is of order one (Adam's
+step is then of the same size for all of them); :meth:`ErrorModel.realisation` turns them
+into the error tensors the blocks apply, in SI units.
 """
 
 from __future__ import annotations

@@ -124,6 +124,44 @@ def compare(
     typer.echo(f"summary: {out_dir / 'summary.csv'}")
 
 
+@app.command()
+def tune(
+    spec: Annotated[Path, typer.Argument(help="tuning spec (YAML): configurations per method")],
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="YAML file or preset to tune")
+    ] = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,
+    write_preset: Annotated[
+        Path | None,
+        typer.Option(help="write the config with the chosen configurations (tuned:) here"),
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="worker processes (one thread each)")] = 2,
+) -> None:
+    """Give every method the same number of configurations on the validation split of a
+    tuning device; print the choice, its spread and the frames spent, and keep it."""
+    from photonic_dat.config.loading import resolve_config_path
+    from photonic_dat.experiments.sweep import train_configs
+    from photonic_dat.experiments.tuning import (
+        load_tuning_spec,
+        run_tuning,
+        tuning_table,
+        write_tuned_preset,
+    )
+
+    tuning = _guard(load_tuning_spec, spec)
+    cfg = _guard(load_config, config, set_ or [], preset_default=True)
+    out_dir = out or _default_out("tune")
+    record = _guard(
+        run_tuning, cfg, tuning, out_dir, lambda pairs: train_configs(pairs, workers=jobs)
+    )
+    typer.echo(tuning_table(record))
+    if write_preset is not None:
+        _guard(write_tuned_preset, cfg, record, write_preset, resolve_config_path(config))
+        typer.echo(f"tuned preset: {write_preset}")
+    typer.echo(f"record: {out_dir / 'tuning.json'}")
+
+
 def main() -> None:
     try:
         app()

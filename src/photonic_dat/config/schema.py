@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -134,6 +134,9 @@ class TrainConfig(_Section):
     lr_gamma: float = Field(0.5, gt=0, le=1)
     threads: int | None = Field(None, ge=1)
     progress: bool = True
+    #: measure the test split at the end (tuning runs never do: only the chosen
+    #: configuration's runs are tested, once)
+    measure_test: bool = True
 
 
 class DetectorConfig(_Section):
@@ -180,6 +183,10 @@ class RunConfig(_Section):
     dat: DATConfig = Field(default_factory=DATConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    #: per-method overrides chosen by ``photonic-dat tune`` on the validation split, keyed by
+    #: method spec (``insilico``, ``calibration``, ``pat``, ``dat-none``, ``dat-unitary``, ...);
+    #: ``compare`` applies them to each method's run
+    tuned: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from photonic_dat.config.schema import RunConfig
+from photonic_dat.exceptions import ConfigError
 from photonic_dat.report.tables import write_summary
 from photonic_dat.training.run import train_run
 
@@ -25,24 +26,24 @@ METHOD_SPECS = (
 def _split_spec(spec: str) -> tuple[str, bool]:
     base, plus, suffix = spec.partition("+")
     if plus and suffix != "cal":
-        raise ValueError(f"unknown method suffix in {spec!r}; only '+cal' is known")
+        raise ConfigError(f"unknown method suffix in {spec!r}; only '+cal' is known")
     return base, bool(plus)
 
 
 def parse_methods(text: str) -> list[str]:
     specs = [s.strip() for s in text.split(",") if s.strip()]
     if not specs:
-        raise ValueError("--methods is empty")
+        raise ConfigError("--methods is empty")
     bad = [s for s in specs if _split_spec(s)[0] not in METHOD_SPECS]
     if bad:
-        raise ValueError(
+        raise ConfigError(
             f"unknown method(s) {bad}; choose from {', '.join(METHOD_SPECS)} "
             "(append +cal to pat or dat* to start from a calibrated twin)"
         )
     for spec in specs:
         base, cal = _split_spec(spec)
         if cal and base in ("insilico", "calibration"):
-            raise ValueError(f"{spec}: +cal applies to pat and dat only")
+            raise ConfigError(f"{spec}: +cal applies to pat and dat only")
     return specs
 
 
@@ -69,9 +70,11 @@ def label_for(cfg: RunConfig) -> str:
 def compare_methods(
     base: RunConfig, specs: list[str], out_dir: Path, echo: Callable[[str], Any] = print
 ) -> list[dict[str, Any]]:
+    from photonic_dat.experiments.tuning import apply_tuned
+
     rows = []
     for spec in specs:
-        cfg = config_for(base, spec)
+        cfg = apply_tuned(base, spec)
         run_dir = out_dir / spec
         echo(f"training {spec} -> {run_dir}")
         result = train_run(cfg, run_dir)

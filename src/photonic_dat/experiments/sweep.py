@@ -42,6 +42,28 @@ def train_job(job: Job) -> dict[str, Any]:
     return train_run(_load(job), path)
 
 
+def train_config(pair: tuple[Any, str | Path]) -> dict[str, Any]:
+    """Train (or reuse) one run given its resolved :class:`RunConfig` and run directory."""
+    config, run_dir = pair
+    path = Path(run_dir)
+    if (path / "result.json").is_file():
+        return json.loads((path / "result.json").read_text())
+    import torch
+
+    torch.set_num_threads(1)
+    from photonic_dat.training.run import train_run
+
+    return train_run(config, path)
+
+
+def train_configs(pairs: Sequence[tuple[Any, str | Path]], workers: int = 2) -> list[dict]:
+    """:func:`train_config` for every pair, in ``workers`` processes of one thread each."""
+    if workers <= 1:
+        return [train_config(p) for p in pairs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(train_config, pairs))
+
+
 def deploy_job(job: Job, trained_dir: str) -> dict[str, Any]:
     """Deploy the PNN trained in ``trained_dir`` on the device that ``job`` configures.
 

@@ -34,13 +34,26 @@ def confusion_matrix(preds: Tensor, labels: Tensor, num_classes: int = 10) -> Te
     )
 
 
-def deployment_accuracies(method, splits, batch_size: int) -> tuple[dict[str, float], Tensor]:
+def deployment_accuracies(
+    method, splits, batch_size: int, measure_test: bool = True
+) -> tuple[dict[str, float | None], Tensor | None]:
     """The selected model's validation and test accuracy on the physical system and test
-    accuracy of its twin, plus the physical test predictions (for a confusion matrix)."""
+    accuracy of its twin, plus the physical test predictions (for a confusion matrix).
+    Without ``measure_test`` (tuning runs) the test split is not touched."""
     encode = method.encode
     val, test = splits.val, splits.test
     # measurement order (validation first) fixes the detector-noise draws of each figure
     val_pred = predict(method.physical_scores, val.images, batch_size, encode)
+    if not measure_test:
+        figures = {
+            "test_accuracy_physical": None,
+            "test_accuracy_twin": None,
+            "val_accuracy_physical": accuracy(val_pred, val.labels),
+            "val_accuracy_twin": accuracy(
+                predict(method.twin_scores, val.images, batch_size, encode), val.labels
+            ),
+        }
+        return figures, None
     test_pred = predict(method.physical_scores, test.images, batch_size, encode)
     twin_pred = predict(method.twin_scores, test.images, batch_size, encode)
     figures = {

@@ -28,7 +28,7 @@ class FitResult:
     history: list[dict[str, Any]]
     best_epoch: int
     result: dict[str, Any]
-    confusion: torch.Tensor
+    confusion: torch.Tensor | None
     state: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
 
 
@@ -93,7 +93,9 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
             best_state = flat_state(method.modules())
     load_flat_state(method.modules(), best_state)
     spent = system.queries.as_dict()  # training and selection; the test is measured below
-    figures, test_pred = deployment_accuracies(method, exp.splits, eval_bs)
+    figures, test_pred = deployment_accuracies(
+        method, exp.splits, eval_bs, measure_test=cfg.train.measure_test
+    )
     test_labels = exp.splits.test.labels
     result = {
         "method": method.name,
@@ -102,6 +104,7 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
         "dataset": cfg.data.name,
         **figures,
         "best_epoch": best[1],
+        "best_val_accuracy": best[0],
         "physical_queries": spent["total"],
         "physical_frames": spent["total_frames"],
         "frames": spent["frames"],
@@ -115,9 +118,8 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
         "errors": cfg.errors.model_dump(mode="json"),
         "seed": cfg.seed,
     }
-    return FitResult(
-        history, best[1], result, confusion_matrix(test_pred, exp.splits.test.labels), best_state
-    )
+    confusion = None if test_pred is None else confusion_matrix(test_pred, test_labels)
+    return FitResult(history, best[1], result, confusion, best_state)
 
 
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:

@@ -58,7 +58,8 @@ def train_run(config: RunConfig, run_dir: Path) -> dict[str, Any]:
         exp.method.twin.known_errors.save(run_dir / "twin", stem="calibrated_errors")
     title = f"{config.method} on {config.data.name}"
     plot_training_curves(history, run_dir / "curves.png", title)
-    plot_confusion(fitted.confusion, run_dir / "confusion.png", f"{title} (physical, test)")
+    if fitted.confusion is not None:
+        plot_confusion(fitted.confusion, run_dir / "confusion.png", f"{title} (physical, test)")
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2))
     return result
 
