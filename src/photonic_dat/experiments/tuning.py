@@ -155,19 +155,39 @@ def run_tuning(
 def write_tuned_preset(
     base: RunConfig, record: Mapping[str, Any], target: Path, header_from: Path | None = None
 ) -> None:
-    """Write ``base`` (the resolved configuration that was tuned) with a ``tuned:`` section
-    holding the choices; the comment lines of ``header_from`` (the preset file) are kept."""
+    """Write the choices as a ``tuned:`` section.
+
+    When ``target`` is the preset file that was tuned (``header_from``) and it resolves to
+    ``base``, the section is appended to that file (replacing an older one), so its comments
+    stay. Otherwise the resolved ``base`` is written with the section, keeping the comment
+    lines of ``header_from``.
+    """
+    tuned = {m: dict(v["chosen"]) for m, v in record["methods"].items()}
+    note = (
+        f"# tuned: chosen by `photonic-dat tune` on the validation split of error seed "
+        f"{record['error_seed']}, {record['epochs']} epochs per configuration\n"
+    )
+    section = note + yaml.safe_dump({"tuned": tuned}, sort_keys=False)
+    if header_from is not None and target.resolve() == header_from.resolve():
+        lines = header_from.read_text().splitlines()
+        cut = next(
+            (i for i, line in enumerate(lines) if line.startswith(("# tuned:", "tuned:"))),
+            len(lines),
+        )
+        kept = "".join(line + "\n" for line in lines[:cut])
+        same = build_config(yaml.safe_load(kept) or {})
+        if same.model_dump(exclude={"tuned"}) == base.model_dump(exclude={"tuned"}):
+            text = kept + section
+            build_config(yaml.safe_load(text))
+            atomic_write_text(target, text)
+            return
     data = base.model_dump(mode="json")
-    data["tuned"] = {m: dict(v["chosen"]) for m, v in record["methods"].items()}
+    data["tuned"] = tuned
     build_config(data)  # what is written must load
     header = ""
     if header_from is not None and header_from.is_file():
         lines = header_from.read_text().splitlines()
         header = "".join(line + "\n" for line in lines if line.startswith("#"))
-    note = (
-        f"# tuned: chosen by `photonic-dat tune` on the validation split of error seed "
-        f"{record['error_seed']}, {record['epochs']} epochs per configuration\n"
-    )
     atomic_write_text(target, header + note + yaml.safe_dump(data, sort_keys=False))
 
 
