@@ -1,4 +1,3 @@
-import math
 import time
 
 import pytest
@@ -161,7 +160,7 @@ def test_train_and_evaluate_run_directory(tmp_path):
 
 def test_presets_are_listed_and_load():
     names = list_presets()
-    shipped = ("dpnn-cpu", "dpnn-cpu-errors", "dpnn-cpu-depth", "dpnn-paper")
+    shipped = ("dpnn-cpu", "dpnn-paper")
     assert set(shipped) <= set(names)
     for name in shipped:
         path = preset_path(name)
@@ -171,19 +170,6 @@ def test_presets_are_listed_and_load():
         build_dpnn(cfg)
     with pytest.raises(ValueError, match="dpnn-cpu"):
         preset_path("no-such-preset")
-
-
-def test_depth_preset_starts_from_random_phase_masks():
-    """dpnn-cpu-depth: init_std 1.7 makes 2pi sigmoid(raw) close to uniform in [0, 2pi)."""
-    pnn = build_pnn(load_config(preset_path("dpnn-cpu-depth")))
-    layers = [b for b in pnn.modules() if isinstance(b, DiffractiveLayer)]
-    assert len(layers) == 5
-    phases = torch.cat([b.phase().detach().flatten() for b in layers])
-    uniform_std = 2 * math.pi / math.sqrt(12)
-    assert abs(phases.mean().item() - math.pi) < 0.05
-    assert abs(phases.std().item() - uniform_std) < 0.05 * uniform_std
-    counts = torch.histc(phases, bins=8, min=0.0, max=2 * math.pi)
-    assert counts.min() > 0.8 * counts.mean()
 
 
 def test_paper_scale_dpnn_forward_backward_on_cpu():
