@@ -54,3 +54,31 @@ def test_task_step_uses_one_measurement_and_updates_only_optics():
         not torch.equal(p, q) for p, q in zip(method.sepn_params, sepn_before, strict=True)
     )
     assert changed  # the similarity step trained the SEPNs
+
+
+def test_readout_ports_only_and_reference_output_similarity():
+    """system.output_ports=readout: the device reads the 10 readout ports only and the twin
+    is compared on the same view; dat.output_similarity=readout compares the normalised
+    readout signals (the reference code's similarity at the output)."""
+    cfg = small_config(
+        "method=dat", "dat.internal_states=none", "system.output_ports=readout", "dat.lr=0.01"
+    )
+    exp = build_experiment(cfg)
+    method = exp.method
+    x, y = batch(exp, 100)
+    measured = exp.system.measure(method.display_params(), x)
+    assert measured.output.shape == (100, 10)
+    scores = method.twin.readout(measured.output)
+    assert torch.allclose(scores.norm(dim=1), torch.full((100,), 10.0))  # normalised over 10
+    method.step(x, y)  # twin and device compared on the same 10 ports
+    ref = build_experiment(small_config("method=dat", "dat.output_similarity=readout"))
+    measured = ref.system.measure(ref.method.display_params(), x)
+    assert measured.output.shape == (100, 16)  # all ports measured, normalised over all
+    with torch.no_grad():
+        twin = ref.method.corrected_run(x).output
+        loss = ref.method._output_similarity(twin, measured.output)
+        readout = ref.method.twin.readout
+        expected = torch.nn.functional.mse_loss(
+            readout(intensity(twin)) / 10, readout(measured.output) / 10
+        )
+    assert torch.allclose(loss, expected)
