@@ -16,12 +16,21 @@ class MeshErrorSpec:
 
     Attributes:
         bs_std: std of each beamsplitter's power-split error ``e`` (amplitudes
-            ``sqrt((1 +/- e) / 2)``); dimensionless, realistic 0.01-0.1.
-        ps_std: std of the phase offset of each phase shifter (theta, phi, input phases), rad.
+            ``sqrt((1 +/- e) / 2)``); dimensionless. Fabricated directional couplers deviate
+            from 50:50 by a few percent (Fang et al., "Design of optical neural networks with
+            component imprecisions", Opt. Express 27, 14009 (2019); Bandyopadhyay et al.,
+            "Hardware error correction for programmable photonics", Optica 8, 1247 (2021));
+            0.01-0.1. A lossless splitter stays unitary: conserves power.
+        ps_std: std of the offset of each phase shifter (theta, phi, input phases), rad: the
+            residual of a thermo-optic calibration, 0.01-0.1 rad. Phase-only: unitary.
         crosstalk: thermal crosstalk coefficient: a phase shifter receives this fraction of the
-            displayed phase of each neighbouring shifter in the same layer; realistic 0-0.05.
-        loss_db_mean, loss_db_std: insertion loss per MZI in dB (clipped at 0); realistic
-            0.1-0.5 dB mean.
+            displayed phase of each neighbouring shifter in the same layer; a few percent
+            without compensation (Milanizadeh et al., "Canceling thermal cross-talk effects in
+            photonic integrated circuits", J. Lightwave Technol. 37, 1325 (2019)); 0-0.05.
+            Phase-only: unitary.
+        loss_db_mean, loss_db_std: insertion loss per MZI in dB (clipped at 0); 0.1-0.5 dB
+            per MZI in silicon meshes (Shen et al., Nat. Photonics 11, 441 (2017)). The only
+            mesh error that removes light.
     """
 
     bs_std: float = 0.0
