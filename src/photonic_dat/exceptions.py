@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "CapabilityError",
     "ConfigError",
+    "CorruptFileError",
     "DataError",
     "DeviceError",
     "PhotonicDATError",
@@ -49,3 +50,16 @@ class CapabilityError(UsageError):
 
 class DeviceError(RuntimeFailure):
     """A physical system failed to deliver a trustworthy measurement."""
+
+
+class CorruptFileError(RuntimeFailure):
+    """A file read back (checkpoint, model, device record, result, measurement log) is
+    truncated, unreadable or does not match its recorded SHA-256 digest."""
+
+    def __init__(self, path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path} is damaged: {reason}")
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.path, self.reason))

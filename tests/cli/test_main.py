@@ -125,3 +125,63 @@ def test_console_script_entry_point():
     )
     assert proc.returncode == 0
     assert "compare" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("trained") / "run"
+    result = runner.invoke(app, ["train", *SMALL, "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("model.safetensors", lambda b: b[: len(b) // 2]),
+        ("model.safetensors", lambda b: b[:-1] + bytes([b[-1] ^ 1])),
+        ("system/errors.json", lambda b: b.replace(b"{", b"[", 1)),
+        ("system/errors.safetensors", lambda b: b[:10]),
+        ("config.yaml", lambda b: b.replace(b"epochs: 1", b"epochs: 2")),
+    ],
+)
+def test_evaluate_reports_a_damaged_file_in_one_line_naming_it(trained_run, tmp_path, name, damage):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    path = run / name
+    path.write_bytes(damage(path.read_bytes()))
+    result = runner.invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and name.split("/")[-1] in lines[0] and "damaged" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_train_resume_takes_only_a_run_directory(trained_run, tmp_path):
+    result = runner.invoke(app, ["train", "--resume", str(trained_run), "--set", "seed=1"])
+    assert result.exit_code == 2 and "--resume" in result.output
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "not a run directory" in result.output
+    finished = json.loads((trained_run / "result.json").read_text())
+    result = runner.invoke(app, ["train", "--resume", str(trained_run)])
+    assert result.exit_code == 0, result.output
+    assert f"{finished['test_accuracy_physical']:.4f}" in result.output
+
+
+def test_compare_continues_in_its_output_directory(tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", *SMALL, "--methods", "insilico,pat", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    first = json.loads((out / "summary.json").read_text())
+    (out / "pat" / "result.json").unlink()  # as if killed after its last checkpoint
+    stamp = (out / "insilico" / "result.json").stat().st_mtime_ns
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "insilico" / "result.json").stat().st_mtime_ns == stamp  # reused
+    again = json.loads((out / "summary.json").read_text())
+    for a, b in zip(first, again, strict=True):
+        assert a["test_accuracy_physical"] == b["test_accuracy_physical"]
+    changed = runner.invoke(app, [*args, "--set", "train.lr=0.5"])
+    assert changed.exit_code == 2 and "train.lr" in changed.output

@@ -18,6 +18,7 @@ import typer
 
 from photonic_dat.config.loading import ConfigError, load_config
 from photonic_dat.data import DataError
+from photonic_dat.exceptions import RuntimeFailure
 from photonic_dat.systems.base import CapabilityError
 
 app = typer.Typer(
@@ -52,6 +53,9 @@ def _guard(fn, *args, **kwargs) -> Any:
         _fail(str(exc))
     except ValueError as exc:
         _fail(str(exc))
+    except RuntimeFailure as exc:  # valid input, failed run (device, damaged file): exit 1
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -80,13 +84,28 @@ def train(
     config: ConfigArg = None,
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="continue the run in this directory from its last good checkpoint "
+            "(with its own configuration; a finished run is reported as it is)"
+        ),
+    ] = None,
 ) -> None:
     """Train one PNN with one method against its (simulated) physical system."""
     from photonic_dat.training.run import train_run
 
-    cfg = _guard(load_config, config, set_ or [], preset_default=True)
-    run_dir = out or _default_out(f"train-{cfg.method}")
-    result = _guard(train_run, cfg, run_dir)
+    if resume is not None:
+        if config is not None or set_ or out is not None:
+            _fail("--resume takes the run's own configuration: give no CONFIG, --set or --out")
+        if not (resume / "config.yaml").is_file():
+            _fail(f"{resume} is not a run directory (no config.yaml)")
+        cfg = _guard(load_config, resume / "config.yaml")
+        run_dir = resume
+    else:
+        cfg = _guard(load_config, config, set_ or [], preset_default=True)
+        run_dir = out or _default_out(f"train-{cfg.method}")
+    result = _guard(train_run, cfg, run_dir, resume=resume is not None)
     _print_result(result)
     typer.echo(f"run directory: {run_dir}")
 
@@ -112,7 +131,10 @@ def compare(
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,
 ) -> None:
-    """Train several methods on the same data and the same hidden errors; print a table."""
+    """Train several methods on the same data and the same hidden errors; print a table.
+
+    Run again with the same arguments and --out to continue an interrupted comparison:
+    finished runs are reused, an interrupted one continues from its last checkpoint."""
     from photonic_dat.experiments.compare import compare_methods, parse_methods
     from photonic_dat.report.tables import format_table
 

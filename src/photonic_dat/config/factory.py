@@ -114,6 +114,19 @@ def build_simulated_system(
     )
 
 
+@register_system("replay")
+def build_replay_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> PhysicalSystem:
+    """Serves the measurement log of ``system.replay_from`` back (no device needed)."""
+    from photonic_dat.systems.replay import ReplaySystem
+
+    try:
+        return ReplaySystem(config.system.replay_from)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"system.replay_from: {exc}") from None
+
+
 def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
     s = config.dat.sepn
     torch.manual_seed(stream_seed(config.seed, "sepn-init"))

@@ -137,6 +137,12 @@ class TrainConfig(_Section):
     #: measure the test split at the end (tuning runs never do: only the chosen
     #: configuration's runs are tested, once)
     measure_test: bool = True
+    #: a checkpoint every this many batches (besides the one after every epoch)
+    checkpoint_every: int | None = Field(None, ge=1)
+    #: checkpoints kept (the newest); more than one lets a resume pass a damaged newest one
+    keep_checkpoints: int = Field(2, ge=1)
+    #: stream metrics to RUN_DIR/tensorboard (needs the tensorboard extra)
+    tensorboard: bool = False
 
 
 class DetectorConfig(_Section):
@@ -158,10 +164,14 @@ class SystemConfig(_Section):
     """The physical system the trainer talks to, and what it offers.
 
     ``kind`` names the system: ``simulated`` (the family's simulated device with hidden,
-    seeded errors). Adapters for other systems register further kinds.
+    seeded errors), ``replay`` (serves the measurement log of ``replay_from`` back). Adapters
+    for other systems register further kinds. ``record`` appends every measurement to the
+    crash-safe log ``RUN_DIR/measurements`` (HDF5; needs the ``log`` extra).
     """
 
-    kind: Literal["simulated"] = "simulated"
+    kind: Literal["simulated", "replay"] = "simulated"
+    record: bool = False
+    replay_from: str | None = Field(None, description="run directory or its measurements/")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     #: simulated diffractive device: samples per modulator pixel of its fine grid
     samples_per_pixel: int = Field(4, ge=1, le=16)
@@ -193,4 +203,6 @@ class RunConfig(_Section):
         crop = self.mpnn.fft_crop
         if crop is not None and crop * crop > self.mpnn.ports:
             raise ValueError(f"mpnn.fft_crop={crop} gives {crop * crop} inputs > mpnn.ports")
+        if self.system.kind == "replay" and not self.system.replay_from:
+            raise ValueError("system.kind=replay needs system.replay_from (a run directory)")
         return self

@@ -70,6 +70,8 @@ def label_for(cfg: RunConfig) -> str:
 def compare_methods(
     base: RunConfig, specs: list[str], out_dir: Path, echo: Callable[[str], Any] = print
 ) -> list[dict[str, Any]]:
+    """Train each method in ``out_dir/<spec>``; runs already finished there are reused and an
+    interrupted one continues from its last checkpoint (same configuration required)."""
     from photonic_dat.experiments.tuning import apply_tuned
 
     rows = []
@@ -77,7 +79,7 @@ def compare_methods(
         cfg = apply_tuned(base, spec)
         run_dir = out_dir / spec
         echo(f"training {spec} -> {run_dir}")
-        result = train_run(cfg, run_dir)
+        result = train_run(cfg, run_dir, resume=True)
         rows.append({**result, "label": label_for(cfg), "run_dir": str(run_dir)})
     write_summary(rows, out_dir)
     return rows

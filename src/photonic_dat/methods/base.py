@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -120,3 +121,8 @@ class Method(ABC):
     def modules(self) -> dict[str, nn.Module]:
         """Modules whose parameters make up a checkpoint."""
         return {"pnn": self.twin}
+
+    def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Any]]:
+        """Optimisers with their learning-rate schedules, by name (saved in training
+        checkpoints so that a resumed run continues the same schedule)."""
+        return {"optical": (self.optimiser, self.scheduler)}

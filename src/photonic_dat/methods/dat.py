@@ -19,6 +19,7 @@ block with a chosen input field and measure its output alone. Systems that canno
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -205,3 +206,6 @@ class DAT(Method):
 
     def modules(self) -> dict[str, nn.Module]:
         return {"pnn": self.twin, "sepns": self.sepns}
+
+    def optimisers(self) -> dict[str, tuple[torch.optim.Optimizer, Any]]:
+        return {**super().optimisers(), "sepn": (self.sepn_optimiser, self.sepn_scheduler)}

@@ -10,9 +10,12 @@ and each internal plane); every new set of parameters counts as one parameter up
 
 from __future__ import annotations
 
+import contextlib
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -94,6 +97,34 @@ class QueryCounter:
             "total_frames": self.total_frames,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueryCounter:
+        return cls(
+            int(data["samples"]),
+            int(data["block_samples"]),
+            int(data["parameter_uploads"]),
+            {str(k): int(v) for k, v in data["frames"].items()},
+        )
+
+
+class MeasurementRecorder(Protocol):
+    """Receives every measurement a system makes (the crash-safe log of
+    :mod:`photonic_dat.systems.measurement_log`)."""
+
+    def record(
+        self,
+        *,
+        params: Mapping[str, Tensor],
+        fields: Tensor,
+        planes: Mapping[str, Tensor],
+        block: int | None,
+        inputs: tuple[str, Tensor] | None,
+        start: float,
+        latency: float,
+        exposure: Mapping[str, float | None],
+        charged: Mapping[str, int],
+    ) -> None: ...
+
 
 class PhysicalSystem(ABC):
     """Base class of physical systems (simulated or hardware adapters)."""
@@ -102,6 +133,73 @@ class PhysicalSystem(ABC):
         self.capabilities = capabilities
         self.queries = QueryCounter()
         self._displayed: dict[str, Tensor] = {}
+        self._recorder: MeasurementRecorder | None = None
+        self._inputs: tuple[str, Tensor] | None = None
+
+    #: unit of :meth:`exposure` (recorded with the measurement log)
+    exposure_unit = "s"
+
+    def exposure(self, plane: str) -> float | None:
+        """The detector exposure of ``plane`` for the frames just measured (in
+        :attr:`exposure_unit`), where the system declares one."""
+        return None
+
+    # -- record and resume ------------------------------------------------------------------
+    def attach_recorder(self, recorder: MeasurementRecorder | None) -> None:
+        """Send every later measurement to ``recorder`` (``None`` stops recording)."""
+        self._recorder = recorder
+
+    @contextlib.contextmanager
+    def input_ids(self, split: str, ids: Tensor) -> Iterator[None]:
+        """Name the inputs of the measurements made inside: samples ``ids`` of ``split``
+        ("train", "val", "test"). For the record only; measurements are unchanged."""
+        previous, self._inputs = self._inputs, (split, ids)
+        try:
+            yield
+        finally:
+            self._inputs = previous
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        """Random generators the system draws from (a simulation's detector noise, drift);
+        checkpoints save their states so that a resumed run draws the same numbers."""
+        return {}
+
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """What a resumed run needs of the system: counters, the displayed parameters (an
+        unchanged setting is not uploaded again) and random states; tensors plus JSON."""
+        tensors = {f"displayed/{k}": v.detach().cpu() for k, v in self._displayed.items()}
+        for name, generator in self._generators().items():
+            tensors[f"generator/{name}"] = generator.get_state()
+        return tensors, {"queries": self.queries.as_dict()}
+
+    def restore_checkpoint_state(self, tensors: Mapping[str, Tensor], meta: Mapping) -> None:
+        self.queries = QueryCounter.from_dict(meta["queries"])
+        self._displayed = {
+            k.removeprefix("displayed/"): v.clone()
+            for k, v in tensors.items()
+            if k.startswith("displayed/")
+        }
+        for name, generator in self._generators().items():
+            generator.set_state(tensors[f"generator/{name}"])
+
+    def _record(self, params, fields, planes, block, start, began, frames_before) -> None:
+        latency = time.perf_counter() - began
+        charged = {  # frames the system spent on itself (dark frames, re-exposures)
+            plane: count - frames_before.get(plane, 0)
+            for plane, count in self.queries.frames.items()
+            if count != frames_before.get(plane, 0)
+        }
+        self._recorder.record(
+            params=params,
+            fields=fields,
+            planes=planes,
+            block=block,
+            inputs=self._inputs,
+            start=start,
+            latency=latency,
+            exposure={plane: self.exposure(plane) for plane in planes},
+            charged=charged,
+        )
 
     def _count(self, params: Mapping[str, Tensor], samples: int, block: bool = False) -> None:
         changed = params.keys() != self._displayed.keys() or any(
@@ -136,7 +234,13 @@ class PhysicalSystem(ABC):
         self.queries.add_frames(OUTPUT_PLANE, batch)
         for k in taps:
             self.queries.add_frames(tap_plane(k), batch)
-        return self._measure(params, fields, tuple(taps))
+        before, start, began = dict(self.queries.frames), time.time(), time.perf_counter()
+        result = self._measure(params, fields, tuple(taps))
+        if self._recorder is not None:
+            planes = {OUTPUT_PLANE: result.output}
+            planes.update({tap_plane(k): result.taps[k] for k in taps})
+            self._record(params, fields, planes, None, start, began, before)
+        return result
 
     def measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
         """Drive block ``index`` alone with input ``fields``; return its output intensity."""
@@ -148,7 +252,12 @@ class PhysicalSystem(ABC):
             )
         self._count(params, fields.shape[0], block=True)
         self.queries.add_frames(block_plane(index), fields.shape[0])
-        return self._measure_block(index, params, fields)
+        before, start, began = dict(self.queries.frames), time.time(), time.perf_counter()
+        result = self._measure_block(index, params, fields)
+        if self._recorder is not None:
+            planes = {block_plane(index): result}
+            self._record(params, fields, planes, index, start, began, before)
+        return result
 
     @abstractmethod
     def _measure(

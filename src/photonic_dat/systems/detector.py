@@ -20,8 +20,9 @@ electronic noise.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -168,6 +169,37 @@ class Detectors:
         return counts_to_irradiance(
             counts, state.dark, full_scale=state.full_scale, adc_bits=self.spec.adc_bits
         )
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything a resumed run needs (noise generator, each plane's exposure, dark level
+        and counters) as tensors plus JSON."""
+        tensors = {"noise": self._noise.get_state()}
+        planes = {}
+        for plane, st in self.planes.items():
+            tensors[f"{plane}/dark"], tensors[f"{plane}/offset"] = st.dark, st.offset
+            planes[plane] = {
+                "full_scale": st.full_scale,
+                "frames": st.frames,
+                "saturated_pixels": st.saturated_pixels,
+                "pixels": st.pixels,
+                "exposure_changes": st.exposure_changes,
+            }
+        return tensors, {"planes": planes}
+
+    def load_state_dict(self, tensors: Mapping[str, Tensor], meta: Mapping[str, Any]) -> None:
+        self._noise.set_state(tensors["noise"])
+        self.planes = {
+            plane: _Plane(
+                float(v["full_scale"]),
+                tensors[f"{plane}/dark"].clone(),
+                tensors[f"{plane}/offset"].clone(),
+                int(v["frames"]),
+                int(v["saturated_pixels"]),
+                int(v["pixels"]),
+                int(v["exposure_changes"]),
+            )
+            for plane, v in meta["planes"].items()
+        }
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per plane: full scale, frames read, saturated fraction, exposure changes."""

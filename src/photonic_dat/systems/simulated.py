@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -68,6 +68,28 @@ class SimulatedSystem(PhysicalSystem):
     def detector_summary(self) -> dict[str, dict[str, float]]:
         """Per plane: exposure (full scale), frames, saturated fraction, exposure changes."""
         return self._detectors.summary()
+
+    exposure_unit = "irradiance at full scale"
+
+    def exposure(self, plane: str) -> float | None:
+        """The plane's full scale (irradiance at the top ADC code), once commissioned."""
+        state = self._detectors.planes.get(plane)
+        return None if state is None else state.full_scale
+
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors, meta = super().checkpoint_state()
+        det_tensors, det_meta = self._detectors.state_dict()
+        tensors.update({f"detectors/{k}": v for k, v in det_tensors.items()})
+        return tensors, {**meta, "detectors": det_meta}
+
+    def restore_checkpoint_state(self, tensors: Mapping[str, Tensor], meta: Mapping) -> None:
+        super().restore_checkpoint_state(tensors, meta)
+        own = {
+            k.removeprefix("detectors/"): v
+            for k, v in tensors.items()
+            if k.startswith("detectors/")
+        }
+        self._detectors.load_state_dict(own, meta["detectors"])
 
     def save_device(self, directory: str | Path) -> None:
         """Write the hidden realisation (for the simulator's record; trainers never read it)."""

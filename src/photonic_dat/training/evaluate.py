@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -14,12 +17,19 @@ def predict(
     images: Tensor,
     batch_size: int,
     encode: Callable[[Tensor], Tensor],
+    label_inputs: Callable[[Tensor], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> Tensor:
-    """Predicted classes of all ``images``, encoded and scored in batches of ``batch_size``."""
-    preds = [
-        score_fn(encode(images[i : i + batch_size])).argmax(1)
-        for i in range(0, len(images), batch_size)
-    ]
+    """Predicted classes of all ``images``, encoded and scored in batches of ``batch_size``.
+
+    ``label_inputs(ids)`` (e.g. ``partial(system.input_ids, "val")``) names the samples of
+    each batch for the measurement log.
+    """
+    preds = []
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size]
+        ids = torch.arange(i, i + len(batch))
+        with label_inputs(ids) if label_inputs is not None else contextlib.nullcontext():
+            preds.append(score_fn(encode(batch)).argmax(1))
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
@@ -43,7 +53,10 @@ def deployment_accuracies(
     encode = method.encode
     val, test = splits.val, splits.test
     # measurement order (validation first) fixes the detector-noise draws of each figure
-    val_pred = predict(method.physical_scores, val.images, batch_size, encode)
+    system = method.system
+    val_pred = predict(
+        method.physical_scores, val.images, batch_size, encode, partial(system.input_ids, "val")
+    )
     if not measure_test:
         figures = {
             "test_accuracy_physical": None,
@@ -54,7 +67,9 @@ def deployment_accuracies(
             ),
         }
         return figures, None
-    test_pred = predict(method.physical_scores, test.images, batch_size, encode)
+    test_pred = predict(
+        method.physical_scores, test.images, batch_size, encode, partial(system.input_ids, "test")
+    )
     twin_pred = predict(method.twin_scores, test.images, batch_size, encode)
     figures = {
         "test_accuracy_physical": accuracy(test_pred, test.labels),

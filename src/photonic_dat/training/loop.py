@@ -1,16 +1,23 @@
-"""The training loop every method shares: epochs, validation selection, metrics, test."""
+"""The training loop every method shares: epochs, validation selection, metrics, test.
+
+:func:`fit` runs in three parts: the batches of an epoch (:func:`train_epoch`), validation and
+selection at the end of each (:func:`validate`), and, once all epochs are done, the selected
+model's deployment measurement (:func:`deployment_result`). Its whole position is a
+:class:`~photonic_dat.training.state.LoopState`, so that a run can be checkpointed after any
+batch and continued from there with the same numbers (:mod:`photonic_dat.training.run`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from photonic_dat.config.factory import Experiment
 from photonic_dat.seeding import stream_generator
@@ -21,6 +28,14 @@ from photonic_dat.training.evaluate import (
     deployment_accuracies,
     predict,
 )
+from photonic_dat.training.progress import ProgressBar
+from photonic_dat.training.state import LoopState
+
+#: called after every training batch with the loop state, the batch's summed metrics and
+#: its size
+BatchHook = Callable[[LoopState, dict[str, float], int], None]
+#: called with the loop state when a checkpoint is due (after a batch, after an epoch)
+CheckpointHook = Callable[[LoopState], None]
 
 
 @dataclass
@@ -44,57 +59,92 @@ def _epoch_metrics(sums: dict[str, float], n: int) -> dict[str, float | None]:
     }
 
 
-def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
-    """Train ``exp.method``; select the epoch by validation accuracy (physical for methods that
-    use the system, the twin's for in-silico training); measure the test split once."""
+def batches_per_epoch(exp: Experiment) -> int:
+    return math.ceil(len(exp.splits.train) / exp.config.train.batch_size)
+
+
+def train_epoch(
+    exp: Experiment,
+    state: LoopState,
+    bar: ProgressBar | None = None,
+    on_batch: BatchHook | None = None,
+    checkpoint: CheckpointHook | None = None,
+    checkpoint_every: int | None = None,
+) -> None:
+    """Train the remaining batches of epoch ``state.epoch``; the state moves batch by batch.
+
+    A checkpoint is due every ``checkpoint_every`` batches of the run, except after an
+    epoch's last batch (the end-of-epoch checkpoint follows right after validation).
+    """
     cfg, method, system = exp.config, exp.method, exp.system
-    train_x, train_y = exp.splits.train.images, exp.splits.train.labels
-    val_x, val_y = exp.splits.val.images, exp.splits.val.labels
-    encode = method.encode
-    eval_bs = cfg.train.eval_batch_size
-    generator = stream_generator(cfg.seed, "data-order")
-    history: list[dict[str, Any]] = []
-    best = (-1.0, -1)
-    best_state = flat_state(method.modules())
-    train_seconds = 0.0
-    bar = tqdm(
-        range(cfg.train.epochs), desc=f"{method.name}", disable=not cfg.train.progress, leave=False
+    train = exp.splits.train
+    bs = cfg.train.batch_size
+    method.start_epoch(state.epoch)
+    if state.order is None:
+        state.order = torch.randperm(len(train), generator=state.generator)
+    batches = batches_per_epoch(exp)
+    while state.batch < batches:
+        began = time.perf_counter()
+        idx = state.order[state.batch * bs : (state.batch + 1) * bs]
+        with system.input_ids("train", idx):
+            metrics = method.step(method.encode(train.images[idx]), train.labels[idx])
+        for key, value in metrics.items():
+            state.sums[key] += value
+        state.batch += 1
+        state.step += 1
+        state.epoch_seconds += time.perf_counter() - began
+        if bar is not None:
+            loss = metrics.get("task_loss")
+            bar.batch(state.epoch, None if loss is None else loss / len(idx))
+        if on_batch is not None:
+            on_batch(state, metrics, len(idx))
+        due = checkpoint_every is not None and state.step % checkpoint_every == 0
+        if checkpoint is not None and due and state.batch < batches:
+            checkpoint(state)
+    began = time.perf_counter()
+    method.end_epoch()
+    state.epoch_seconds += time.perf_counter() - began
+
+
+def validate(exp: Experiment, state: LoopState) -> dict[str, Any]:
+    """Score the validation split, record the epoch and keep the best state so far (the
+    physical system's accuracy for methods that use it, the twin's for in-silico training)."""
+    cfg, method, system = exp.config, exp.method, exp.system
+    val = exp.splits.val
+    predicted = predict(
+        method.selection_scores,
+        val.images,
+        cfg.train.eval_batch_size,
+        method.encode,
+        partial(system.input_ids, "val"),
     )
-    prepared = method.prepare(train_x, stream_generator(cfg.seed, "calibration"))
-    for epoch in bar:
-        method.start_epoch(epoch)
-        start = time.perf_counter()
-        sums: dict[str, float] = defaultdict(float)
-        order = torch.randperm(len(train_y), generator=generator)
-        for i in range(0, len(order), cfg.train.batch_size):
-            idx = order[i : i + cfg.train.batch_size]
-            for key, value in method.step(encode(train_x[idx]), train_y[idx]).items():
-                sums[key] += value
-        method.end_epoch()
-        seconds = time.perf_counter() - start
-        train_seconds += seconds
-        val_score = accuracy(predict(method.selection_scores, val_x, eval_bs, encode), val_y)
-        record = {
-            "epoch": epoch + 1,
-            "seconds": seconds,
-            "train_samples": len(train_y),
-            **_epoch_metrics(sums, len(train_y)),
-            "val_accuracy_physical": val_score if method.uses_system else None,
-            "val_accuracy_twin": None if method.uses_system else val_score,
-            "physical_queries": system.queries.total,
-            "physical_frames": system.queries.total_frames,
-        }
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        bar.set_postfix(val=f"{val_score:.3f}", loss=f"{record['task_loss']:.3f}")
-        if val_score > best[0]:
-            best = (val_score, epoch + 1)
-            best_state = flat_state(method.modules())
-    load_flat_state(method.modules(), best_state)
+    val_score = accuracy(predicted, val.labels)
+    n_train = len(exp.splits.train)
+    record = {
+        "epoch": state.epoch + 1,
+        "seconds": state.epoch_seconds,
+        "train_samples": n_train,
+        **_epoch_metrics(state.sums, n_train),
+        "val_accuracy_physical": val_score if method.uses_system else None,
+        "val_accuracy_twin": None if method.uses_system else val_score,
+        "physical_queries": system.queries.total,
+        "physical_frames": system.queries.total_frames,
+    }
+    state.history.append(record)
+    state.train_seconds += state.epoch_seconds
+    if val_score > state.best_score:
+        state.best_score, state.best_epoch = val_score, state.epoch + 1
+        state.best_state = flat_state(method.modules())
+    return record
+
+
+def deployment_result(exp: Experiment, state: LoopState) -> FitResult:
+    """Load the selected state and measure it once on the test split."""
+    cfg, method, system = exp.config, exp.method, exp.system
+    load_flat_state(method.modules(), state.best_state)
     spent = system.queries.as_dict()  # training and selection; the test is measured below
     figures, test_pred = deployment_accuracies(
-        method, exp.splits, eval_bs, measure_test=cfg.train.measure_test
+        method, exp.splits, cfg.train.eval_batch_size, measure_test=cfg.train.measure_test
     )
     test_labels = exp.splits.test.labels
     result = {
@@ -103,23 +153,74 @@ def fit(exp: Experiment, on_epoch: Callable[[dict[str, Any]], None] | None = Non
         "model": cfg.model,
         "dataset": cfg.data.name,
         **figures,
-        "best_epoch": best[1],
-        "best_val_accuracy": best[0],
+        "best_epoch": state.best_epoch,
+        "best_val_accuracy": state.best_score,
         "physical_queries": spent["total"],
         "physical_frames": spent["total_frames"],
         "frames": spent["frames"],
         "parameter_uploads": spent["parameter_uploads"],
         "queries": spent,
-        "train_seconds": train_seconds,
-        "train_samples": len(train_y),
-        "val_samples": len(val_y),
+        "train_seconds": state.train_seconds,
+        "train_samples": len(exp.splits.train),
+        "val_samples": len(exp.splits.val),
         "test_samples": len(test_labels),
-        **prepared,
         "errors": cfg.errors.model_dump(mode="json"),
         "seed": cfg.seed,
     }
     confusion = None if test_pred is None else confusion_matrix(test_pred, test_labels)
-    return FitResult(history, best[1], result, confusion, best_state)
+    return FitResult(state.history, state.best_epoch, result, confusion, state.best_state)
+
+
+def fit(
+    exp: Experiment,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    state: LoopState | None = None,
+    on_batch: BatchHook | None = None,
+    checkpoint: CheckpointHook | None = None,
+    checkpoint_every: int | None = None,
+) -> FitResult:
+    """Prepare ``exp.method`` (a calibration, if configured), train it, select the epoch by
+    validation accuracy, measure the test split once.
+
+    Args:
+        exp: the experiment (data, system, method).
+        on_epoch: called with each epoch's record.
+        state: where to continue (a restored checkpoint); ``None`` starts afresh.
+        on_batch: called after every training batch.
+        checkpoint: called when a checkpoint is due: after every epoch (validation done) and
+            every ``checkpoint_every`` batches.
+    """
+    state = state if state is not None else LoopState.initial(exp)
+    epochs = exp.config.train.epochs
+    bar = ProgressBar(
+        exp.system,
+        total=epochs * batches_per_epoch(exp),
+        done=state.step,
+        desc=exp.method.name,
+        enabled=exp.config.train.progress,
+    )
+    try:
+        if not state.is_prepared:
+            prepared = exp.method.prepare(
+                exp.splits.train.images, stream_generator(exp.config.seed, "calibration")
+            )
+            state.prepared, state.is_prepared = prepared, True
+            if prepared and checkpoint is not None:  # a calibration spent device time
+                checkpoint(state)
+        while state.epoch < epochs:
+            train_epoch(exp, state, bar, on_batch, checkpoint, checkpoint_every)
+            record = validate(exp, state)
+            if on_epoch is not None:
+                on_epoch(record)
+            physical = record["val_accuracy_physical"]
+            bar.epoch(record["val_accuracy_twin"] if physical is None else physical)
+            state.next_epoch()
+            if checkpoint is not None:
+                checkpoint(state)
+    finally:
+        bar.close()
+    return deployment_result(exp, state)
 
 
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:
