@@ -87,6 +87,25 @@ def test_interrupted_run_resumes_to_the_same_figures(tmp_path, monkeypatch, over
     assert_same_run(tmp_path / "whole", tmp_path / "cut")
 
 
+def test_a_calibrated_run_resumes_with_its_fitted_twin_and_does_not_calibrate_again(
+    tmp_path, monkeypatch
+):
+    cfg = small_config("method=pat", *NOISE, "calibration.enabled=true", "calibration.frames=400")
+    whole = train_run(cfg, tmp_path / "whole")
+    assert whole["calibration"]["probe_frames"] > 0
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, PAT, 3)  # epoch 1, after the checkpoint that follows calibration
+        with pytest.raises(KeyboardInterrupt):
+            train_run(cfg, tmp_path / "cut")
+    newest = CheckpointStore(tmp_path / "cut" / "checkpoints").list()[-1]
+    assert (newest.epoch, newest.batch) == (0, 0)
+    with monkeypatch.context() as patch:
+        patch.setattr(PAT, "prepare", lambda *a: pytest.fail("calibrated again"))
+        resumed = train_run(cfg, tmp_path / "cut", resume=True)
+    assert resumed["calibration"] == whole["calibration"]
+    assert_same_run(tmp_path / "whole", tmp_path / "cut")
+
+
 def test_resume_passes_a_damaged_newest_checkpoint(tmp_path, monkeypatch, caplog):
     cfg = small_config("method=dat", *NOISE, "train.checkpoint_every=3")
     train_run(cfg, tmp_path / "whole")

@@ -164,6 +164,7 @@ def deployment_result(exp: Experiment, state: LoopState) -> FitResult:
         "train_samples": len(exp.splits.train),
         "val_samples": len(exp.splits.val),
         "test_samples": len(test_labels),
+        **state.prepared,
         "errors": cfg.errors.model_dump(mode="json"),
         "seed": cfg.seed,
     }
