@@ -100,7 +100,9 @@ def train(
             _fail("--resume takes the run's own configuration: give no CONFIG, --set or --out")
         if not (resume / "config.yaml").is_file():
             _fail(f"{resume} is not a run directory (no config.yaml)")
-        cfg = _guard(load_config, resume / "config.yaml")
+        from photonic_dat.integrity import DigestBook
+
+        cfg = _guard(load_config, _guard(DigestBook(resume).verify, "config.yaml"))
         run_dir = resume
     else:
         cfg = _guard(load_config, config, set_ or [], preset_default=True)
