@@ -160,8 +160,10 @@ def test_evaluate_reports_a_damaged_file_in_one_line_naming_it(trained_run, tmp_
 
 
 def test_train_resume_takes_only_a_run_directory(trained_run, tmp_path):
-    result = runner.invoke(app, ["train", "--resume", str(trained_run), "--set", "seed=1"])
+    result = runner.invoke(app, ["train", "--resume", str(trained_run), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--resume" in result.output
+    result = runner.invoke(app, ["train", "--resume", str(trained_run), "--set", "seed=1"])
+    assert result.exit_code == 2 and "seed: 0 != 1" in result.output
     result = runner.invoke(app, ["train", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "not a run directory" in result.output
     finished = json.loads((trained_run / "result.json").read_text())

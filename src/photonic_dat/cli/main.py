@@ -88,7 +88,8 @@ def train(
         Path | None,
         typer.Option(
             help="continue the run in this directory from its last good checkpoint "
-            "(with its own configuration; a finished run is reported as it is)"
+            "(with its own configuration: --set may change only where the data are read from "
+            "and how the run is shown or checkpointed; a finished run is reported as it is)"
         ),
     ] = None,
 ) -> None:
@@ -96,13 +97,14 @@ def train(
     from photonic_dat.training.run import train_run
 
     if resume is not None:
-        if config is not None or set_ or out is not None:
-            _fail("--resume takes the run's own configuration: give no CONFIG, --set or --out")
+        if config is not None or out is not None:
+            _fail("--resume continues the run with its own configuration: give no CONFIG or --out")
         if not (resume / "config.yaml").is_file():
             _fail(f"{resume} is not a run directory (no config.yaml)")
         from photonic_dat.integrity import DigestBook
 
-        cfg = _guard(load_config, _guard(DigestBook(resume).verify, "config.yaml"))
+        saved = _guard(DigestBook(resume).verify, "config.yaml")
+        cfg = _guard(load_config, saved, set_ or [])  # --set: keys a resume may change
         run_dir = resume
     else:
         cfg = _guard(load_config, config, set_ or [], preset_default=True)

@@ -49,10 +49,17 @@ from photonic_dat.training.state import LoopState, capture, restore
 
 logger = logging.getLogger(__name__)
 
-#: keys that may differ between a run and its resumption (they change how a run is shown or
-#: kept, not what it computes)
+#: keys that may differ between a run and its resumption: where the data are read from (a run
+#: continued on another machine) and how the run is shown or kept, not what it computes
 RESUME_FREE_KEYS = frozenset(
-    {"train.progress", "train.tensorboard", "train.checkpoint_every", "train.keep_checkpoints"}
+    {
+        "data.root",
+        "data.download",
+        "train.progress",
+        "train.tensorboard",
+        "train.checkpoint_every",
+        "train.keep_checkpoints",
+    }
 )
 #: files and folders a fresh run replaces
 _RUN_OUTPUTS = (
