@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from photonic_dat.exceptions import ConfigError, DeviceError
+from photonic_dat.exceptions import ConfigError, CorruptFileError, DeviceError
 from photonic_dat.systems.measurement_log import LogReader, MeasurementLog, list_parts
 from photonic_dat.training.run import evaluate_run, train_run
 from tests.helpers import small_config
@@ -54,6 +54,19 @@ def test_calls_read_back_with_their_setting_inputs_and_planes(tmp_path):
     with h5py.File(list_parts(tmp_path)[0], "r") as f:  # plain HDF5, as MATLAB sees it
         assert f["calls/count"][()] == 1
         assert f.attrs["format"] == "photonic-dat measurement log"
+
+
+def test_a_closed_part_that_was_altered_is_reported_naming_it(tmp_path):
+    log = MeasurementLog(tmp_path)
+    for call in range(3):
+        _record(log, call)
+    log.close()
+    part = list_parts(tmp_path)[0]
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    part.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="part-0000.h5"):
+        LogReader(tmp_path)
 
 
 def test_a_resumed_log_supersedes_the_calls_after_the_checkpoint(tmp_path):

@@ -35,6 +35,10 @@ first ``count`` calls are complete. :class:`LogReader` reads such a file; openin
 writing again seals it first (its complete calls are copied into a closed file, which any
 HDF5 reader opens without ``h5clear``).
 
+A part's SHA-256 is added to ``digests.json`` in the log folder when it is closed (or
+sealed); :class:`LogReader` checks every part that has one, so a part damaged after it was
+written is reported naming it.
+
 A resumed run continues from a checkpoint taken after ``resume_at`` complete calls; the calls
 an interrupted attempt made after that are kept in their part (they did happen on the device)
 but are no longer *live*: the first part written on resume records ``resume_at``, and the
@@ -58,6 +62,7 @@ import torch
 from torch import Tensor
 
 from photonic_dat.exceptions import ConfigError, CorruptFileError
+from photonic_dat.integrity import DigestBook
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +260,9 @@ class MeasurementLog:
 
     def _close_part(self) -> None:
         if self._file is not None:
+            name = Path(self._file.filename).name
             self._file.close()
+            DigestBook(self.directory).record(name)  # complete: from now on it is verified
         self._file = None
 
     def close(self) -> None:
@@ -417,6 +424,7 @@ def seal_part(path: Path) -> None:
                 copy = _extendable(out, name, group[name].shape[1:], group[name].dtype)
                 _append(copy, group[name][: n["frames"][key]])
     os.replace(tmp, path)
+    DigestBook(path.parent).record(path.name)
     logger.info("measurement log part %s sealed at %d complete calls", path, n["count"])
 
 
@@ -452,7 +460,8 @@ class LogReader:
         if not paths:
             raise FileNotFoundError(f"no measurement log in {directory} (part-0000.h5 missing)")
         self.directory = directory
-        self.files = [_open_for_reading(h5py, p) for p in paths]
+        book = DigestBook(directory)  # closed parts carry a digest; an open one cannot yet
+        self.files = [_open_for_reading(h5py, book.verify(p.name)) for p in paths]
         self.live: list[tuple[int, int]] = []
         self._calls: list[dict[str, np.ndarray]] = []
         self._frames: list[dict[str, np.ndarray]] = []
