@@ -53,4 +53,5 @@ def test_tuning_picks_by_validation_never_tests_and_writes_the_choice(tmp_path):
     tuned = load_config(preset)
     chosen = record["methods"]["pat"]["chosen"]["train.lr"]
     assert apply_tuned(tuned, "pat").train.lr == chosen
+    assert apply_tuned(tuned, "pat+cal").train.lr == chosen  # same choice, calibrated twin
     assert apply_tuned(tuned, "dat-none").train.lr == base.train.lr  # untuned: unchanged

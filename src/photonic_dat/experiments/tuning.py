@@ -94,9 +94,10 @@ def load_tuning_spec(path: str | Path) -> TuningSpec:
 
 
 def apply_tuned(config: RunConfig, spec: str) -> RunConfig:
-    """``config_for(config, spec)`` plus the overrides ``tune`` chose for ``spec``."""
+    """``config_for(config, spec)`` plus the overrides ``tune`` chose for ``spec`` (a run
+    that starts from a calibrated twin, ``spec+cal``, takes the choice made for ``spec``)."""
     cfg = config_for(config, spec)
-    chosen = config.tuned.get(spec)
+    chosen = config.tuned.get(spec) or config.tuned.get(spec.partition("+")[0])
     if not chosen:
         return cfg
     data = cfg.model_dump(mode="json")
