@@ -15,7 +15,7 @@ from torch import Tensor
 
 from photonic_dat.methods.base import Method, correct
 from photonic_dat.methods.fusion import measured_forward
-from photonic_dat.optics.detectors import intensity
+from photonic_dat.models.blocks import observe
 
 
 class PAT(Method):
@@ -23,7 +23,7 @@ class PAT(Method):
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         measured = self.system.measure(self.display_params(), fields).output
-        twin_scores = self.twin.readout(intensity(self.twin.run(fields).output))
+        twin_scores = self.twin.readout(observe(self.twin.run(fields).output))
         scores = measured_forward(twin_scores, self.twin.readout(measured))
         loss = self.task_update(scores, labels)
         return {
