@@ -315,6 +315,7 @@ def sepn_parameter_count(method: Method) -> int:
 
 
 def load_splits(config: RunConfig) -> DatasetSplits:
+    """The configured data set's train / validation / test splits (seeded, capped)."""
     d = config.data
     splits = load_dataset(
         d.name,
@@ -334,6 +335,9 @@ def load_splits(config: RunConfig) -> DatasetSplits:
 
 @dataclass
 class Experiment:
+    """What :func:`~photonic_dat.training.loop.fit` trains: a config (schedule, seeds), the
+    data splits, the physical system and the method (holding the twin)."""
+
     config: RunConfig
     splits: DatasetSplits
     system: PhysicalSystem
@@ -341,6 +345,7 @@ class Experiment:
 
 
 def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = None) -> Experiment:
+    """Data, twin, physical system (``realisation``: a saved device to rebuild) and method."""
     splits = load_splits(config)
     pnn = build_pnn(config)
     system = build_system(config, pnn, realisation)

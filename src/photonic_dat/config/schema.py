@@ -240,6 +240,10 @@ class SystemConfig(_Section):
 
 
 class RunConfig(_Section):
+    """One run: the PNN family and its section, the method, data, the device's errors, the
+    physical system, DAT's and the training schedule's settings (``seed``: the trainer's
+    streams; ``errors.seed``: the device's)."""
+
     model: Literal["mpnn", "dpnn", "crossbar", "fourier"] = "mpnn"
     method: Literal["insilico", "calibration", "pat", "dat"] = "dat"
     seed: int = Field(0, ge=0)

@@ -92,6 +92,11 @@ def state_similarity(state: Tensor, measured: Tensor) -> Tensor:
 
 
 class DAT(Method):
+    """Dual adaptive training (see the module docstring): ``sepns`` maps block indices to
+    SEPNs (:func:`~photonic_dat.models.state_sepn.default_sepns`), ``settings`` chooses the
+    internal states and the SEPN schedule, ``sepn_optim`` the SEPNs' optimiser (default:
+    ``optim``)."""
+
     name = "dat"
 
     def __init__(

@@ -9,6 +9,8 @@ from photonic_dat.models.blocks import observe
 
 
 class InSilico(Method):
+    """Train the twin alone (no query); deployed directly on the physical system."""
+
     name = "insilico"
     uses_system = False
 

@@ -19,6 +19,8 @@ from photonic_dat.models.blocks import observe
 
 
 class PAT(Method):
+    """Physics-aware training: measured class scores forward, the twin's gradient backward."""
+
     name = "pat"
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
