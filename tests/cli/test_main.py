@@ -187,6 +187,8 @@ def test_compare_continues_in_its_output_directory(tmp_path):
         assert a["test_accuracy_physical"] == b["test_accuracy_physical"]
     changed = runner.invoke(app, [*args, "--set", "train.lr=0.5"])
     assert changed.exit_code == 2 and "train.lr" in changed.output
+
+
 def test_version_and_python_dash_m():
     from importlib.metadata import version
 

@@ -90,3 +90,15 @@ def test_aihwkit_refuses_other_families():
     cfg = load_config(None, ["system.kind=aihwkit"])
     with pytest.raises(ConfigError, match="model=crossbar"):
         build_system(cfg, build_pnn(cfg))
+
+
+def test_a_resumed_crossbar_draws_the_same_read_noise():
+    pnn, system = _setup()
+    x, params = _inputs(pnn), pnn.optical_parameters()
+    system.measure(params, x)
+    tensors, meta = system.checkpoint_state()
+    expected = system.measure(params, x).output
+    _, resumed = _setup()
+    resumed.restore_checkpoint_state(tensors, meta)
+    torch.testing.assert_close(resumed.measure(params, x).output, expected)
+    assert resumed.queries.samples == system.queries.samples

@@ -119,3 +119,15 @@ def test_calibrate_command_writes_calibration_and_commissioning_report(tmp_path)
     # the hidden lab errors are far above the repeat-measurement noise floor
     summary = report["summary"]
     assert summary["median_relative_residual"] > 3 * summary["median_noise_floor"]
+
+
+def test_a_resumed_lab_keeps_its_calibration_and_read_noise():
+    pnn, system = _lab()
+    x, params = _inputs(pnn, 4), pnn.optical_parameters()
+    system.measure(params, x)
+    tensors, meta = system.checkpoint_state()
+    expected = system.measure(params, x).output
+    _, resumed = _lab("system.slmsuite.exposure_fraction=0.5")  # calibrated differently
+    resumed.restore_checkpoint_state(tensors, meta)
+    assert resumed.calibration.exposure_s == system.calibration.exposure_s
+    torch.testing.assert_close(resumed.measure(params, x).output, expected)

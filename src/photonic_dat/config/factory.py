@@ -224,6 +224,7 @@ def build_slmsuite_system(
         settings=settings,
         calibration=stored,
         realisation=realisation,
+        noise=lab.noise,
     )
     if stored is None:
         system.calibrate()

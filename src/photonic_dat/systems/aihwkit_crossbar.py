@@ -18,7 +18,8 @@ drop.
 
 All of aihwkit's randomness draws from torch's global generator; each call here runs in a
 forked generator state seeded from the device stream, so runs are reproducible and the
-caller's random state is left alone.
+caller's random state is left alone. A resumed run continues the device stream but programs
+the tiles afresh (a new programming draw): the programmed conductances are not checkpointed.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class AihwkitCrossbar(PhysicalSystem):
                     layer = analog_linear(in_features, out_features, bias=False, rpu_config=rpu)
                     self._tiles[k] = layer.eval()
         self._written: dict[str, Tensor] = {}
+
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"device": self._seeds}
 
     @contextlib.contextmanager
     def _device_random(self) -> Iterator[None]:

@@ -68,6 +68,9 @@ class SimulatedCrossbar(PhysicalSystem):
         self._programmed: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
         self._written: dict[str, Tensor] = {}
 
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"read-noise": self._generator}
+
     def save_device(self, directory) -> None:
         """Write the hidden realisation (for the simulator's record; trainers never read it)."""
         self._realisation.save(directory)

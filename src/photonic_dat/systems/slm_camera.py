@@ -314,6 +314,24 @@ class SLMCameraSystem(PhysicalSystem):
         return F.avg_pool2d(sampled, s)[:, 0] * self._area
 
     # -- the measurement interface ----------------------------------------------------------
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Adds the calibration, so that a resumed run reads frames exactly as before."""
+        tensors, meta = super().checkpoint_state()
+        if self.calibration is not None:
+            cal = self.calibration
+            tensors["calibration/dark"] = cal.dark
+            meta["calibration"] = {k: v for k, v in asdict(cal).items() if k != "dark"}
+        return tensors, meta
+
+    def restore_checkpoint_state(self, tensors: Mapping[str, Tensor], meta: Mapping) -> None:
+        super().restore_checkpoint_state(tensors, meta)
+        if "calibration" in meta:
+            self.calibration = CameraCalibration(
+                **meta["calibration"], dark=tensors["calibration/dark"].clone()
+            )
+            self.camera.set_exposure(self.calibration.exposure_s)
+            self._build_sampler()
+
     def save_device(self, directory) -> None:
         """Store the calibration with the run (``calibration.json``, ``dark.safetensors``)."""
         if self.calibration is not None:

@@ -161,11 +161,13 @@ def draw_lab_errors(
 
 @dataclass
 class SimulatedLab:
-    """slmsuite devices of one simulated lab and its beam shutter."""
+    """slmsuite devices of one simulated lab, its beam shutter and the generator of the
+    camera's read noise."""
 
     slm: Any
     camera: Any
     shutter: Callable[[bool], None]
+    noise: np.random.Generator
 
 
 def build_simulated_lab(
@@ -209,16 +211,32 @@ def build_simulated_lab(
     def shutter(closed: bool) -> None:
         slm.source["amplitude_sim"] = np.zeros_like(beam) if closed else beam
 
-    return SimulatedLab(slm, camera, shutter)
+    return SimulatedLab(slm, camera, shutter, rng)
 
 
 class SimulatedLabSystem(SLMCameraSystem):
     """The SLM + camera adapter on a simulated lab; a run also stores the lab's hidden
     realisation (for the simulator's record: trainers never read it)."""
 
-    def __init__(self, *args: Any, realisation: ErrorRealisation, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        realisation: ErrorRealisation,
+        noise: np.random.Generator,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._realisation = realisation
+        self._noise = noise
+
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors, meta = super().checkpoint_state()
+        meta["read_noise_state"] = self._noise.bit_generator.state
+        return tensors, meta
+
+    def restore_checkpoint_state(self, tensors, meta) -> None:
+        super().restore_checkpoint_state(tensors, meta)
+        self._noise.bit_generator.state = meta["read_noise_state"]
 
     def save_device(self, directory) -> None:
         super().save_device(directory)
