@@ -18,6 +18,7 @@ __all__ = [
     "CorruptFileError",
     "DataError",
     "DeviceError",
+    "MissingFileError",
     "PhotonicDATError",
     "RuntimeFailure",
     "UsageError",
@@ -46,6 +47,12 @@ class DataError(UsageError):
 
 class CapabilityError(UsageError):
     """A physical system was asked for a measurement or access it does not offer."""
+
+
+class MissingFileError(UsageError, FileNotFoundError):
+    """A file or directory the caller named does not exist (a run directory without its
+    config, a checkpoint, a calibration). Also a ``FileNotFoundError``, for callers that
+    handle a missing file as such."""
 
 
 class DeviceError(RuntimeFailure):

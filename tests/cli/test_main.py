@@ -187,3 +187,42 @@ def test_compare_continues_in_its_output_directory(tmp_path):
         assert a["test_accuracy_physical"] == b["test_accuracy_physical"]
     changed = runner.invoke(app, [*args, "--set", "train.lr=0.5"])
     assert changed.exit_code == 2 and "train.lr" in changed.output
+
+
+def test_version_and_python_dash_m():
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"photonic-dat {version('photonic-dat')}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "photonic_dat", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "calibrate" in proc.stdout
+
+
+def test_runtime_failure_exits_1(tmp_path):
+    """A corrupt file on disk is a runtime failure (exit 1), not a usage error (exit 2)."""
+    from photonic_dat.config.factory import build_pnn, draw_errors
+    from photonic_dat.config.loading import dump_config
+    from tests.helpers import small_config
+
+    cfg = small_config()
+    (tmp_path / "config.yaml").write_text(dump_config(cfg))
+    draw_errors(cfg, build_pnn(cfg)).save(tmp_path / "system")
+    meta = tmp_path / "system" / "errors.json"
+    meta.write_text(meta.read_text().replace('"digest": "', '"digest": "0'))
+    result = runner.invoke(app, ["evaluate", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "digest" in result.output
+
+
+@pytest.mark.parametrize("bug", [ZeroDivisionError("oops"), ValueError("internal")])
+def test_internal_bug_is_not_hidden_as_a_usage_error(monkeypatch, bug):
+    def broken(*args, **kwargs):
+        raise bug
+
+    monkeypatch.setattr("photonic_dat.training.run.train_run", broken)
+    result = runner.invoke(app, ["train", *SMALL])
+    assert result.exception is bug  # propagates with its traceback
+    assert result.exit_code != 2

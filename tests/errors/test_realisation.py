@@ -6,6 +6,7 @@ import torch
 from photonic_dat.config.factory import build_pnn, draw_errors
 from photonic_dat.errors.realisation import ErrorRealisation
 from photonic_dat.errors.specs import DiffractiveErrorSpec, MeshErrorSpec
+from photonic_dat.exceptions import RuntimeFailure
 from tests.helpers import small_config
 
 
@@ -58,7 +59,7 @@ def test_tampered_realisation_is_rejected(tmp_path):
     info = json.loads((tmp_path / "errors.json").read_text())
     info["digest"] = "0" * 64
     (tmp_path / "errors.json").write_text(json.dumps(info))
-    with pytest.raises(ValueError, match="digest"):
+    with pytest.raises(RuntimeFailure, match="digest"):  # a corrupt file: exit status 1
         ErrorRealisation.load(tmp_path)
 
 

@@ -9,17 +9,17 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import json  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
 from datetime import datetime
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from photonic_dat.config.loading import ConfigError, load_config
-from photonic_dat.data import DataError
-from photonic_dat.exceptions import RuntimeFailure
-from photonic_dat.systems.base import CapabilityError
+from photonic_dat.config.loading import load_config
+from photonic_dat.exceptions import RuntimeFailure, UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -37,9 +37,15 @@ SetOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
+#: exit status of a usage or configuration error (the input must change)
+EXIT_USAGE = 2
+#: exit status of a runtime failure (device, disk, corrupt file)
+EXIT_RUNTIME = 1
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def _default_out(prefix: str) -> Path:
@@ -47,15 +53,39 @@ def _default_out(prefix: str) -> Path:
 
 
 def _guard(fn, *args, **kwargs) -> Any:
+    """Call ``fn``; a :class:`UsageError` exits 2 and a :class:`RuntimeFailure` exits 1 with
+    one line naming the problem. Anything else is a bug and keeps its traceback."""
     try:
         return fn(*args, **kwargs)
-    except (ConfigError, DataError, CapabilityError, FileNotFoundError) as exc:
-        _fail(str(exc))
-    except ValueError as exc:
-        _fail(str(exc))
-    except RuntimeFailure as exc:  # valid input, failed run (device, damaged file): exit 1
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except RuntimeFailure as exc:
+        _fail(str(exc), EXIT_RUNTIME)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"photonic-dat {_package_version('photonic-dat')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="print the version"
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log the library's progress messages")
+    ] = False,
+) -> None:
+    """Train photonic neural networks that keep their accuracy on imperfect hardware."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -188,9 +218,32 @@ def tune(
     typer.echo(f"record: {out_dir / 'tuning.json'}")
 
 
+@app.command()
+def calibrate(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,
+    patterns: Annotated[int, typer.Option(help="random patterns in the report")] = 4,
+) -> None:
+    """Calibrate an SLM + camera system (dark frame, exposure, camera-to-twin registration)
+    and write its commissioning report (twin against device, residuals, noise floor)."""
+    from photonic_dat.experiments.commissioning import calibrate_and_commission
+
+    cfg = _guard(load_config, config, set_ or [], preset_default=True)
+    out_dir = out or _default_out("calibrate")
+    data = _guard(calibrate_and_commission, cfg, out_dir, patterns)
+    for row in data["patterns"]:
+        typer.echo(
+            f"{row['pattern']:>16}: residual {row['relative_residual']:.3f}  "
+            f"noise floor {row['noise_floor']:.3f}"
+        )
+    typer.echo(json.dumps(data["summary"], indent=2))
+    typer.echo(f"calibration and report: {out_dir}")
+
+
 def main() -> None:
     try:
-        app()
+        app(prog_name="photonic-dat")
     except KeyboardInterrupt:
         sys.exit(130)
 

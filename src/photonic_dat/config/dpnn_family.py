@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.errors.specs import DiffractiveErrorSpec
+from photonic_dat.exceptions import ConfigError
 from photonic_dat.models.diffractive import (
     DetectorReadout,
     DiffractiveLayer,
@@ -39,7 +40,7 @@ def build_dpnn(config: RunConfig) -> PNN:
     n = cfg.neurons
     size = cfg.input_size if cfg.input_size is not None else default_input_size(n)
     if size > n:
-        raise ValueError(f"dpnn.input_size={size} is larger than dpnn.neurons={n}")
+        raise ConfigError(f"dpnn.input_size={size} is larger than dpnn.neurons={n}")
     encoder = ImageEncoder(n, size, cfg.encoding)
     first_gap = cfg.input_distance if cfg.input_distance is not None else cfg.distance
     last_gap = cfg.output_distance if cfg.output_distance is not None else cfg.distance
@@ -65,7 +66,7 @@ def build_dpnn(config: RunConfig) -> PNN:
     try:
         masks = detector_layout(n, NUM_CLASSES, region, cfg.detector_layout)
     except ValueError as exc:
-        raise ValueError(
+        raise ConfigError(
             f"dpnn.detector_layout={cfg.detector_layout!r} / dpnn.detector_size={region}: {exc}"
         ) from None
     return PNN(encoder, blocks, DetectorReadout(masks, cfg.readout_temperature))

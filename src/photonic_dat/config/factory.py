@@ -17,10 +17,10 @@ from photonic_dat.methods.base import Method, OptimSettings
 from photonic_dat.methods.dat import DAT, DATSettings
 from photonic_dat.methods.insilico import Calibrated, InSilico
 from photonic_dat.methods.pat import PAT
-from photonic_dat.models.field_sepn import FieldSEPN, square_grid
 from photonic_dat.models.parametric_device import ParametricDevice
 from photonic_dat.models.pnn import PNN
-from photonic_dat.models.sepn import build_sepn, count_parameters
+from photonic_dat.models.sepn import count_parameters
+from photonic_dat.models.state_sepn import SEPNOptions, default_sepns
 from photonic_dat.seeding import stream_generator, stream_seed
 from photonic_dat.systems.base import PhysicalSystem
 from photonic_dat.systems.detector import DetectorSpec
@@ -35,6 +35,14 @@ def build_pnn(config: RunConfig) -> PNN:
         from photonic_dat.config.dpnn_family import build_dpnn
 
         return build_dpnn(config)
+    if config.model == "crossbar":
+        from photonic_dat.config.crossbar_family import build_crossbar
+
+        return build_crossbar(config)
+    if config.model == "fourier":
+        from photonic_dat.config.fourier_family import build_fourier
+
+        return build_fourier(config)
     return build_mpnn(config)
 
 
@@ -43,6 +51,8 @@ def error_spec(config: RunConfig) -> object:
         from photonic_dat.config.dpnn_family import dpnn_error_spec
 
         return dpnn_error_spec(config)
+    if config.model == "crossbar":
+        return config.errors.crossbar
     return mesh_error_spec(config)
 
 
@@ -100,9 +110,25 @@ def build_system(
 @register_system("simulated")
 def build_simulated_system(
     config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
-) -> SimulatedSystem:
+) -> PhysicalSystem:
     """The family's simulated device: hidden errors drawn from ``errors.seed``."""
+    if config.model == "fourier":
+        raise ConfigError(
+            "model fourier has no simulated device of its own; use system.kind=slmsuite "
+            "(slmsuite's simulated SLM and camera) or your own PhysicalSystem"
+        )
     realisation = realisation if realisation is not None else draw_errors(config, pnn)
+    if config.model == "crossbar":
+        from photonic_dat.systems.crossbar import SimulatedCrossbar
+
+        return SimulatedCrossbar(
+            pnn,
+            realisation,
+            config.errors.crossbar,
+            seed=stream_seed(config.errors.seed, "detector-noise"),
+            internal_taps=config.system.internal_taps,
+            block_access=config.system.block_access,
+        )
     return SimulatedSystem(
         device_model(config, pnn, realisation),
         realisation,
@@ -127,28 +153,114 @@ def build_replay_system(
         raise ConfigError(f"system.replay_from: {exc}") from None
 
 
-def build_sepns(config: RunConfig, pnn: PNN) -> dict[int, torch.nn.Module]:
-    s = config.dat.sepn
-    torch.manual_seed(stream_seed(config.seed, "sepn-init"))
-    sepns = {}
-    for k, block in enumerate(pnn.blocks):
-        if not (block.measurable and block.has_sepn):
-            continue
-        grid = square_grid(block.field_shape)
-        working = None
-        if s.working_size is not None and s.working_size < min(grid):
-            working = (s.working_size, s.working_size)
-        inner = build_sepn(
-            s.kind,
-            features=tuple(s.features),
-            kernel_size=s.kernel_size,
-            convs_per_level=s.convs_per_level,
-            channels=s.channels,
-            num_blocks=s.num_blocks,
-            working_size=working,
+@register_system("aihwkit")
+def build_aihwkit_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> PhysicalSystem:
+    """IBM aihwkit's PCM crossbar for ``model: crossbar`` (programming noise, drift and read
+    noise drawn from the ``device`` stream of ``errors.seed``)."""
+    if config.model != "crossbar":
+        raise ConfigError(f"system.kind=aihwkit needs model=crossbar, not {config.model!r}")
+    from photonic_dat.systems.aihwkit_crossbar import AihwkitCrossbar
+
+    return AihwkitCrossbar(
+        pnn,
+        config.errors.crossbar,
+        seed=stream_seed(config.errors.seed, "device"),
+        internal_taps=config.system.internal_taps,
+        block_access=config.system.block_access,
+    )
+
+
+@register_system("slmsuite")
+def build_slmsuite_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> PhysicalSystem:
+    """slmsuite's simulated SLM and camera with hidden lab errors (``errors.slm``), driven
+    through the SLM + camera adapter and calibrated (or given ``system.slmsuite.
+    calibration``) before use."""
+    if config.model != "fourier":
+        raise ConfigError(f"system.kind=slmsuite needs model=fourier, not {config.model!r}")
+    from photonic_dat.config.fourier_family import nominal_waist_pixels
+    from photonic_dat.systems.slm_camera import CameraCalibration, CameraCalibrationSettings
+    from photonic_dat.systems.slmsuite_lab import (
+        LabDesign,
+        SimulatedLabSystem,
+        build_simulated_lab,
+        draw_lab_errors,
+    )
+
+    f, lab_cfg = config.fourier, config.system.slmsuite
+    design = LabDesign(**{k: getattr(lab_cfg, k) for k in LabDesign.model_fields})
+    if realisation is None:
+        realisation = draw_lab_errors(
+            config.errors.slm,
+            design,
+            f.neurons,
+            nominal_waist_pixels(config),
+            stream_seed(config.errors.seed, "device"),
+            len(pnn.blocks),
         )
-        sepns[k] = FieldSEPN(inner, block.field_shape, pixel_map=s.pixel_map)
-    return sepns
+    lab = build_simulated_lab(
+        design, realisation, f.neurons, stream_seed(config.errors.seed, "detector-noise")
+    )
+    settings = CameraCalibrationSettings(
+        dark_frames=lab_cfg.dark_frames,
+        exposure_fraction=lab_cfg.exposure_fraction,
+        orders=lab_cfg.orders,
+        order_step=lab_cfg.order_step,
+        spot_radius=lab_cfg.spot_radius,
+        supersample=lab_cfg.supersample,
+    )
+    stored = CameraCalibration.load(lab_cfg.calibration) if lab_cfg.calibration else None
+    system = SimulatedLabSystem(
+        lab.slm,
+        lab.camera,
+        fourier_display,
+        neurons=f.neurons,
+        pad=f.pad,
+        window=f.window,
+        shutter=lab.shutter,
+        settings=settings,
+        calibration=stored,
+        realisation=realisation,
+        noise=lab.noise,
+    )
+    if stored is None:
+        system.calibrate()
+    return system
+
+
+def fourier_display(params, inputs: torch.Tensor) -> torch.Tensor:
+    """The Fourier-plane PNN's SLM phase: the mask (``blocks.0.phase``) plus each input."""
+    return inputs + params["blocks.0.phase"]
+
+
+def sepn_options(config: RunConfig) -> SEPNOptions:
+    """The ``dat.sepn.*`` keys as :class:`~photonic_dat.models.state_sepn.SEPNOptions`."""
+    s = config.dat.sepn
+    return SEPNOptions(
+        kind=s.kind,
+        features=tuple(s.features),
+        kernel_size=s.kernel_size,
+        convs_per_level=s.convs_per_level,
+        channels=s.channels,
+        num_blocks=s.num_blocks,
+        working_size=s.working_size,
+        pixel_map=s.pixel_map,
+        hidden=s.hidden,
+        depth=s.depth,
+    )
+
+
+def build_sepns(
+    config: RunConfig, pnn: PNN, example: torch.Tensor | None = None
+) -> dict[int, torch.nn.Module]:
+    """One SEPN per measurable block, shaped for its state (``example``: an encoded batch;
+    without it the blocks' ``field_shape`` is used), initialised from the ``sepn-init``
+    stream."""
+    torch.manual_seed(stream_seed(config.seed, "sepn-init"))
+    return default_sepns(pnn, example, sepn_options(config))
 
 
 def calibration_settings(
@@ -158,6 +270,11 @@ def calibration_settings(
     c = config.calibration
     if config.method != "calibration" and not c.enabled:
         return None
+    if config.model not in ("mpnn", "dpnn"):
+        raise ConfigError(
+            f"calibration (fitting the twin's explicit error parameters) is implemented for the "
+            f"mpnn and dpnn families, not for model {config.model!r}"
+        )
     if config.method == "insilico":
         raise ConfigError(
             "calibration.enabled with method=insilico: use method=calibration (calibrate, then "
@@ -169,8 +286,13 @@ def calibration_settings(
 
 
 def build_method(
-    config: RunConfig, pnn: PNN, system: PhysicalSystem, train_samples: int = 0
+    config: RunConfig,
+    pnn: PNN,
+    system: PhysicalSystem,
+    train_samples: int = 0,
+    example: torch.Tensor | None = None,
 ) -> Method:
+    """The configured training method (``example``: an encoded batch for sizing SEPNs)."""
     t = config.train
     optim = OptimSettings(t.lr, t.lr_step, t.lr_gamma)
     calibration = calibration_settings(config, system, train_samples)
@@ -185,7 +307,7 @@ def build_method(
         d.internal_states, d.sepn_weight, d.sepn_start_epoch, d.sepn_gradient, d.output_similarity
     )
     sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
-    sepns = build_sepns(config, pnn)
+    sepns = build_sepns(config, pnn, example)
     return DAT(pnn, system, optim, sepns, settings, sepn_optim, calibration)
 
 
@@ -194,6 +316,7 @@ def sepn_parameter_count(method: Method) -> int:
 
 
 def load_splits(config: RunConfig) -> DatasetSplits:
+    """The configured data set's train / validation / test splits (seeded, capped)."""
     d = config.data
     splits = load_dataset(
         d.name,
@@ -213,6 +336,9 @@ def load_splits(config: RunConfig) -> DatasetSplits:
 
 @dataclass
 class Experiment:
+    """What :func:`~photonic_dat.training.loop.fit` trains: a config (schedule, seeds), the
+    data splits, the physical system and the method (holding the twin)."""
+
     config: RunConfig
     splits: DatasetSplits
     system: PhysicalSystem
@@ -220,8 +346,11 @@ class Experiment:
 
 
 def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = None) -> Experiment:
+    """Data, twin, physical system (``realisation``: a saved device to rebuild) and method."""
     splits = load_splits(config)
     pnn = build_pnn(config)
     system = build_system(config, pnn, realisation)
-    method = build_method(config, pnn, system, len(splits.train))
+    with torch.no_grad():
+        example = pnn.encoder(splits.train.images[:2]) if len(splits.train) else None
+    method = build_method(config, pnn, system, len(splits.train), example)
     return Experiment(config, splits, system, method)

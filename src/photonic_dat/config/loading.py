@@ -104,4 +104,5 @@ def load_config(
 
 
 def dump_config(config: RunConfig) -> str:
+    """The resolved configuration as YAML (what a run directory's ``config.yaml`` holds)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

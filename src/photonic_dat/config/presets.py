@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from photonic_dat.exceptions import ConfigError
+
 SUFFIX = ".yaml"
 
 
@@ -22,12 +24,13 @@ def list_presets() -> list[str]:
 def preset_path(name: str) -> Path:
     """The YAML file of preset ``name`` (e.g. ``"dpnn-cpu"``; a trailing ``.yaml`` is allowed).
 
-    Raises ``ValueError`` naming the available presets when there is no such preset.
+    Raises :class:`~photonic_dat.exceptions.ConfigError` naming the available presets when
+    there is no such preset.
     """
     stem = name.removesuffix(SUFFIX)
     if not stem or "/" in stem or "\\" in stem:
-        raise ValueError(f"invalid preset name {name!r}")
+        raise ConfigError(f"invalid preset name {name!r}")
     candidate = _presets_dir() / f"{stem}{SUFFIX}"
     if not candidate.is_file():
-        raise ValueError(f"no preset {name!r}; available: {', '.join(list_presets())}")
+        raise ConfigError(f"no preset {name!r}; available: {', '.join(list_presets())}")
     return Path(str(candidate))

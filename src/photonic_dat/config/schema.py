@@ -6,6 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from photonic_dat.errors.crossbar import CrossbarErrorSpec
+from photonic_dat.errors.slm_lab import SLMLabErrorSpec
+from photonic_dat.systems.slmsuite_lab import LabDesign
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -49,6 +53,35 @@ class DPNNConfig(_Section):
     )
 
 
+class CrossbarConfig(_Section):
+    """Analog in-memory crossbar MLP: images flattened (resized to ``input_size`` squared
+    when set), analog layers of ``hidden`` sizes then 10 outputs, digital ReLU between."""
+
+    hidden: list[int] = Field(default_factory=lambda: [32, 16], min_length=1, max_length=8)
+    input_size: int | None = Field(None, ge=2, le=256)
+    readout_temperature: float = Field(1.0, gt=0)
+
+
+class FourierConfig(_Section):
+    """Single-mask Fourier-plane PNN: input phase-encoded on an ``neurons x neurons`` SLM
+    region (image resized to ``input_size``, phase ``input_phase`` rad at full pixel value),
+    trainable mask on the same SLM, lens, camera window of ``window x window`` samples of the
+    ``pad``-times padded Fourier grid, ten ``detector_size`` square regions."""
+
+    neurons: int = Field(32, ge=4, le=1024)
+    pad: int = Field(2, ge=1, le=8)
+    window: int = Field(24, ge=4, le=4096)
+    input_size: int = Field(24, ge=2)
+    input_phase: float = Field(3.141592653589793, gt=0, le=12.6)
+    beam_waist: float | None = Field(
+        1.0, gt=0, description="nominal 1/e^2 beam radius / half the region width; null: flat"
+    )
+    init_std: float = Field(0.0, ge=0)
+    detector_size: int = Field(3, ge=1)
+    detector_layout: str = "grid3-4-3"
+    readout_temperature: float = Field(10.0, gt=0)
+
+
 class DataConfig(_Section):
     name: Literal["digits", "mnist", "fashion-mnist"] = "digits"
     root: str | None = None
@@ -79,6 +112,10 @@ class ErrorsConfig(_Section):
     fill_factor: float = Field(1.0, gt=0, le=1, description="active area fraction of a pixel")
     illumination_waist: float | None = Field(None, gt=0, description="Gaussian beam waist (m)")
     illumination_tilt_std: float = Field(0.0, ge=0, description="illumination tilt (rad)")
+    #: analog crossbar (model: crossbar); see photonic_dat.errors.crossbar
+    crossbar: CrossbarErrorSpec = Field(default_factory=CrossbarErrorSpec)
+    #: SLM + camera lab (model: fourier, system.kind: slmsuite); see photonic_dat.errors.slm_lab
+    slm: SLMLabErrorSpec = Field(default_factory=SLMLabErrorSpec)
     seed: int = Field(0, ge=0)
 
 
@@ -93,6 +130,9 @@ class SEPNConfig(_Section):
     #: a learned complex factor per pixel next to the CNN (position-dependent errors such as
     #: misaligned or perturbed masks, which a convolutional network cannot represent)
     pixel_map: bool = False
+    #: SEPN of a real (or non-square complex) vector state: MLP width and number of layers
+    hidden: int = Field(64, ge=1, le=4096)
+    depth: int = Field(2, ge=1, le=8)
 
 
 class DATConfig(_Section):
@@ -160,16 +200,33 @@ class DetectorConfig(_Section):
     max_saturated: float = Field(1e-3, ge=0, le=1)
 
 
+class SLMSuiteConfig(LabDesign):
+    """The simulated slmsuite lab's hardware (:class:`~photonic_dat.systems.slmsuite_lab.
+    LabDesign`) and its camera calibration (:class:`~photonic_dat.systems.slm_camera.
+    CameraCalibrationSettings`); ``calibration``: a directory with a stored camera
+    calibration (``photonic-dat calibrate``) to reuse instead of calibrating again."""
+
+    dark_frames: int = Field(8, ge=1, le=1000)
+    exposure_fraction: float = Field(0.8, gt=0, le=1)
+    orders: int = Field(4, ge=1)
+    order_step: int = Field(2, ge=1)
+    spot_radius: int = Field(4, ge=1)
+    supersample: int = Field(1, ge=1, le=8)
+    calibration: str | None = None
+
+
 class SystemConfig(_Section):
     """The physical system the trainer talks to, and what it offers.
 
     ``kind`` names the system: ``simulated`` (the family's simulated device with hidden,
-    seeded errors), ``replay`` (serves the measurement log of ``replay_from`` back). Adapters
-    for other systems register further kinds. ``record`` appends every measurement to the
-    crash-safe log ``RUN_DIR/measurements`` (HDF5; needs the ``log`` extra).
+    seeded errors; our simulated crossbar for ``model: crossbar``), ``slmsuite`` (slmsuite's
+    simulated SLM and camera, ``model: fourier``), ``aihwkit`` (IBM aihwkit's PCM crossbar,
+    ``model: crossbar``), ``replay`` (serves the measurement log of ``replay_from`` back).
+    Adapters for other systems register further kinds. ``record`` appends every measurement
+    to the crash-safe log ``RUN_DIR/measurements`` (HDF5; needs the ``log`` extra).
     """
 
-    kind: Literal["simulated", "replay"] = "simulated"
+    kind: Literal["simulated", "replay", "slmsuite", "aihwkit"] = "simulated"
     record: bool = False
     replay_from: str | None = Field(None, description="run directory or its measurements/")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
@@ -179,14 +236,21 @@ class SystemConfig(_Section):
     output_ports: Literal["all", "readout"] = "all"
     internal_taps: bool = True
     block_access: bool = True
+    slmsuite: SLMSuiteConfig = Field(default_factory=SLMSuiteConfig)
 
 
 class RunConfig(_Section):
-    model: Literal["mpnn", "dpnn"] = "mpnn"
+    """One run: the PNN family and its section, the method, data, the device's errors, the
+    physical system, DAT's and the training schedule's settings (``seed``: the trainer's
+    streams; ``errors.seed``: the device's)."""
+
+    model: Literal["mpnn", "dpnn", "crossbar", "fourier"] = "mpnn"
     method: Literal["insilico", "calibration", "pat", "dat"] = "dat"
     seed: int = Field(0, ge=0)
     mpnn: MPNNConfig = Field(default_factory=MPNNConfig)
     dpnn: DPNNConfig = Field(default_factory=DPNNConfig)
+    crossbar: CrossbarConfig = Field(default_factory=CrossbarConfig)
+    fourier: FourierConfig = Field(default_factory=FourierConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)

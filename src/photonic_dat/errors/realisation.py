@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from photonic_dat.exceptions import MissingFileError, RuntimeFailure
 from photonic_dat.io import atomic_path, atomic_write_text
 
 _SEP = "."
@@ -66,7 +67,7 @@ class ErrorRealisation:
         tensors_path = directory / f"{stem}.safetensors"
         for p in (meta_path, tensors_path):
             if not p.is_file():
-                raise FileNotFoundError(f"error realisation file missing: {p}")
+                raise MissingFileError(f"error realisation file missing: {p}")
         info = json.loads(meta_path.read_text())
         flat = load_file(str(tensors_path))
         blocks: list[dict[str, Tensor]] = [{} for _ in range(int(info["num_blocks"]))]
@@ -75,7 +76,7 @@ class ErrorRealisation:
             blocks[int(prefix.removeprefix("block"))][name] = tensor
         realisation = cls(blocks=blocks, meta=info.get("meta", {}))
         if info.get("digest") and realisation.digest() != info["digest"]:
-            raise ValueError(f"error realisation in {directory} does not match its digest")
+            raise RuntimeFailure(f"error realisation in {directory} does not match its digest")
         return realisation
 
 
@@ -84,5 +85,8 @@ def draw_realisation(
 ) -> ErrorRealisation:
     """Draw one device: each block draws the errors of its own physics from ``spec``."""
     generator = torch.Generator().manual_seed(int(seed))
-    drawn = [dict(block.draw_errors(spec, generator)) for block in blocks]
+    drawn = [
+        dict(block.draw_errors(spec, generator)) if hasattr(block, "draw_errors") else {}
+        for block in blocks
+    ]
     return ErrorRealisation(blocks=drawn, meta={"seed": int(seed), **dict(meta or {})})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from photonic_dat.config.schema import RunConfig
 from photonic_dat.exceptions import ConfigError
 from photonic_dat.report.tables import write_summary
 from photonic_dat.training.run import train_run
+
+logger = logging.getLogger(__name__)
 
 #: method specs: a method, a DAT mode, or ``+cal`` for a run that starts from a calibrated twin
 METHOD_SPECS = (
@@ -68,7 +71,7 @@ def label_for(cfg: RunConfig) -> str:
 
 
 def compare_methods(
-    base: RunConfig, specs: list[str], out_dir: Path, echo: Callable[[str], Any] = print
+    base: RunConfig, specs: list[str], out_dir: Path, echo: Callable[[str], Any] = logger.info
 ) -> list[dict[str, Any]]:
     """Train each method in ``out_dir/<spec>``; runs already finished there are reused and an
     interrupted one continues from its last checkpoint (same configuration required)."""

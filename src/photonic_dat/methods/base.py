@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from photonic_dat.calibration.fit import CalibrationSettings, calibrate
+from photonic_dat.models.blocks import observe
 from photonic_dat.models.pnn import PNN
-from photonic_dat.optics.detectors import intensity
 from photonic_dat.systems.base import PhysicalSystem
 
 
@@ -110,7 +110,7 @@ class Method(ABC):
     @torch.no_grad()
     def twin_scores(self, fields: Tensor) -> Tensor:
         """Class scores of the ideal numerical model."""
-        return self.twin.readout(intensity(self.twin.run(fields).output))
+        return self.twin.readout(observe(self.twin.run(fields).output))
 
     @torch.no_grad()
     def selection_scores(self, fields: Tensor) -> Tensor:

@@ -3,12 +3,14 @@
 Every block with an SEPN is modelled as ``y = f(x) + w * s(f(x))``. Each step measures the
 physical system once and uses that measurement twice:
 
-1. similarity step (SEPN parameters only): MSE between the twin's and the measured
-   L2-normalised intensities at the output, plus at every internal state in ``unitary`` mode;
+1. similarity step (SEPN parameters only): the distance between the twin's and the measured
+   state (:func:`state_similarity`: L2-normalised intensities of an optical field, relative
+   MSE of a real state) at the output, plus at every internal state in ``unitary`` mode;
    in ``separable`` mode each block's SEPN is fitted on that block alone, driven through the
    system's block-level access (extra, counted queries);
 2. task step (optical parameters only): the twin is run with SEPN weight ``w`` and, with
-   internal states, *state fusion* (measured amplitude, twin phase) after every tapped block;
+   internal states, *state fusion* after every tapped block (a field takes the measured
+   amplitude and keeps the twin's phase; a real state takes the measured value);
    at the output the measured class scores replace the twin's (as in PAT), so the loss value
    is the physical system's while its gradient flows through the SEPN-corrected twin.
 
@@ -26,12 +28,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from photonic_dat.calibration.fit import CalibrationSettings
+from photonic_dat.exceptions import CapabilityError, ConfigError
 from photonic_dat.methods.base import Method, OptimSettings, correct
-from photonic_dat.methods.fusion import fuse_amplitude, measured_forward
+from photonic_dat.methods.fusion import fuse_state, measured_forward
+from photonic_dat.models.blocks import observe
 from photonic_dat.models.pnn import PNN
 from photonic_dat.models.readout import l2_normalise
-from photonic_dat.optics.detectors import intensity
-from photonic_dat.systems.base import CapabilityError, Measurement, PhysicalSystem
+from photonic_dat.systems.base import Measurement, PhysicalSystem
 
 INTERNAL_STATES = ("none", "unitary", "separable")
 SEPN_GRADIENTS = ("through", "stop")
@@ -55,15 +58,15 @@ class DATSettings:
 
     def __post_init__(self) -> None:
         if self.sepn_gradient not in SEPN_GRADIENTS:
-            raise ValueError(
+            raise ConfigError(
                 f"sepn_gradient must be one of {SEPN_GRADIENTS}, got {self.sepn_gradient!r}"
             )
         if self.output_similarity not in ("plane", "readout"):
-            raise ValueError(
+            raise ConfigError(
                 f"output_similarity must be 'plane' or 'readout', got {self.output_similarity!r}"
             )
         if self.internal_states not in INTERNAL_STATES:
-            raise ValueError(
+            raise ConfigError(
                 f"internal_states must be one of {INTERNAL_STATES}, got {self.internal_states!r}"
             )
 
@@ -73,7 +76,27 @@ def similarity_loss(twin_intensity: Tensor, measured: Tensor) -> Tensor:
     return F.mse_loss(l2_normalise(twin_intensity), l2_normalise(measured))
 
 
+def relative_mse(twin: Tensor, measured: Tensor) -> Tensor:
+    """MSE of a real state relative to the measured state's mean square (scale-aware: a
+    crossbar's ADC output has a known scale that the next layer depends on)."""
+    scale = measured.detach().square().mean().clamp_min(1e-12)
+    return F.mse_loss(twin, measured) / scale
+
+
+def state_similarity(state: Tensor, measured: Tensor) -> Tensor:
+    """Similarity loss of one state against its measurement: :func:`similarity_loss` of the
+    intensity for a complex optical field, :func:`relative_mse` for a real state."""
+    if state.is_complex():
+        return similarity_loss(observe(state), measured)
+    return relative_mse(state, measured)
+
+
 class DAT(Method):
+    """Dual adaptive training (see the module docstring): ``sepns`` maps block indices to
+    SEPNs (:func:`~photonic_dat.models.state_sepn.default_sepns`), ``settings`` chooses the
+    internal states and the SEPN schedule, ``sepn_optim`` the SEPNs' optimiser (default:
+    ``optim``)."""
+
     name = "dat"
 
     def __init__(
@@ -91,7 +114,7 @@ class DAT(Method):
         self.sepns = nn.ModuleDict({str(k): m for k, m in sepns.items()})
         unknown = sorted(set(sepns) - set(range(len(twin.blocks))))
         if unknown:
-            raise ValueError(f"SEPNs given for blocks {unknown} that the PNN does not have")
+            raise ConfigError(f"SEPNs given for blocks {unknown} that the PNN does not have")
         self.sepn_params = list(self.sepns.parameters())
         self.sepn_optimiser, self.sepn_scheduler = (sepn_optim or optim).build(self.sepn_params)
         self.taps: tuple[int, ...] = ()
@@ -113,7 +136,7 @@ class DAT(Method):
                 residual = self.sepns[key](field)
                 field = field + weight * (residual if through_sepn else residual.detach())
             if fused is not None and k in fused.taps:
-                field = fuse_amplitude(field, fused.taps[k])
+                field = fuse_state(field, fused.taps[k])
             return field
 
         return hook
@@ -133,7 +156,9 @@ class DAT(Method):
 
     # -- the two steps ----------------------------------------------------------------------
     def _output_similarity(self, twin_field: Tensor, measured: Tensor) -> Tensor:
-        twin = self.twin.measured_output(intensity(twin_field))
+        if not twin_field.is_complex():  # a real state is read as it is
+            return relative_mse(twin_field, measured)
+        twin = self.twin.measured_output(observe(twin_field))
         if self.settings.output_similarity == "readout":
             readout = self.twin.readout
             return F.mse_loss(readout(twin), readout(measured)) / readout.temperature**2
@@ -145,7 +170,7 @@ class DAT(Method):
         trace = self.corrected_run(fields)
         loss = self._output_similarity(trace.output, measured.output)
         for k in self.taps:
-            loss = loss + similarity_loss(intensity(trace.states[k]), measured.taps[k])
+            loss = loss + state_similarity(trace.states[k], measured.taps[k])
         self._sepn_update(loss)
         return float(loss.detach())
 
@@ -174,7 +199,7 @@ class DAT(Method):
             measured = self.system.measure_block(k, params, inputs[k])
             with torch.no_grad():
                 ideal = self.twin.run_block(k, inputs[k])
-            loss = similarity_loss(intensity(ideal + sepn(ideal)), measured)
+            loss = state_similarity(ideal + sepn(ideal), measured)
             self._sepn_update(loss)
             total += float(loss.detach())
         return total
@@ -189,7 +214,7 @@ class DAT(Method):
         sim = self._similarity_update(fields, measured)
         through = self.settings.sepn_gradient == "through"
         trace = self.corrected_run(fields, self.current_weight, measured, through)
-        twin_scores = self.twin.readout(intensity(trace.output))
+        twin_scores = self.twin.readout(observe(trace.output))
         scores = measured_forward(twin_scores, self.twin.readout(measured.output))
         loss = self.task_update(scores, labels)
         n = len(labels)

@@ -4,6 +4,8 @@
   pass is the vector-Jacobian product through the numerical twin that produced ``twin``.
 * :func:`fuse_amplitude` (DAT's state fusion): the forward value has the measured amplitude and
   the twin's phase; the backward pass again goes through the twin's field.
+* :func:`fuse_state`: state fusion for either kind of state: a complex field keeps its phase
+  and takes the measured amplitude; a real state (no phase) takes the measured value.
 """
 
 from __future__ import annotations
@@ -54,3 +56,15 @@ def measured_forward(twin: Tensor, measured: Tensor) -> Tensor:
 def fuse_amplitude(twin_field: Tensor, measured_intensity: Tensor) -> Tensor:
     """``sqrt(measured) * exp(i angle(twin))`` forward; identity to ``twin_field`` backward."""
     return _FuseAmplitude.apply(twin_field, measured_intensity)
+
+
+def fuse_state(twin_state: Tensor, measured: Tensor) -> Tensor:
+    """State fusion: the measured state where the twin's was, gradients through the twin.
+
+    A complex optical field keeps the twin's phase and takes the measured amplitude
+    (:func:`fuse_amplitude`, ``measured`` is an intensity); a real state has no phase and is
+    replaced by the measured value (:func:`measured_forward`).
+    """
+    if twin_state.is_complex():
+        return fuse_amplitude(twin_state, measured)
+    return measured_forward(twin_state, measured)

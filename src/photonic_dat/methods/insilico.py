@@ -5,15 +5,17 @@ from __future__ import annotations
 from torch import Tensor
 
 from photonic_dat.methods.base import Method, correct
-from photonic_dat.optics.detectors import intensity
+from photonic_dat.models.blocks import observe
 
 
 class InSilico(Method):
+    """Train the twin alone (no query); deployed directly on the physical system."""
+
     name = "insilico"
     uses_system = False
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
-        scores = self.twin.readout(intensity(self.twin.run(fields).output))
+        scores = self.twin.readout(observe(self.twin.run(fields).output))
         loss = self.task_update(scores, labels)
         return {"task_loss": loss * len(labels), "correct_twin": correct(scores, labels)}
 

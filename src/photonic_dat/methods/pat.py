@@ -15,15 +15,17 @@ from torch import Tensor
 
 from photonic_dat.methods.base import Method, correct
 from photonic_dat.methods.fusion import measured_forward
-from photonic_dat.optics.detectors import intensity
+from photonic_dat.models.blocks import observe
 
 
 class PAT(Method):
+    """Physics-aware training: measured class scores forward, the twin's gradient backward."""
+
     name = "pat"
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         measured = self.system.measure(self.display_params(), fields).output
-        twin_scores = self.twin.readout(intensity(self.twin.run(fields).output))
+        twin_scores = self.twin.readout(observe(self.twin.run(fields).output))
         scores = measured_forward(twin_scores, self.twin.readout(measured))
         loss = self.task_update(scores, labels)
         return {

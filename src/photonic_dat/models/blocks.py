@@ -1,9 +1,14 @@
-"""The block interface: one optical element with its numerical physics.
+"""The block interface: one element of an analog system with its numerical physics.
 
-A block maps a batch of complex fields to fields. The same block object serves the numerical
-twin (``errors=None``: ideal physics) and the simulated physical system (``errors`` = this
-block's tensors of a hidden realisation). A block declares whether the state after it can be
-measured on hardware (``measurable``) and draws its own systematic errors from a spec.
+A block maps a batch of states to states: complex optical fields (a detector reads their
+intensity ``|y|^2``) or real-valued signals of an electronic analog system (a crossbar's
+column currents after the ADC: the value itself is read). Any ``nn.Module`` can be a block of
+a user's twin (:class:`photonic_dat.models.pnn.PNN` takes which of them are measurable);
+:class:`Block` is the base class of the library's own optical blocks: the same block object
+serves the numerical twin (``errors=None``: ideal physics) and the simulated physical system
+(``errors`` = this block's tensors of a hidden realisation); it declares whether the state
+after it can be measured on hardware (``measurable``) and draws its own systematic errors
+from a spec.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ import torch
 from torch import Tensor, nn
 
 BlockErrors = Mapping[str, Tensor]
+
+
+def observe(state: Tensor) -> Tensor:
+    """What a detector reads of a state: the intensity ``|y|^2`` of a complex optical field,
+    the value itself of a real (electronic) state. Same shape as ``state``."""
+    if state.is_complex():
+        return state.real.square() + state.imag.square()
+    return state
 
 
 class Block(nn.Module):

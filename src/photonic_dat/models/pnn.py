@@ -1,42 +1,72 @@
-"""A photonic neural network: an encoder, a chain of blocks and a readout."""
+"""A physical neural network: a digital encoder, a chain of analog blocks and a readout.
+
+The blocks are any ``nn.Module`` mapping a batch of states to states: complex optical fields
+(the library's diffractive and interference blocks) or real signals (a crossbar's
+pre-activations, a digital nonlinearity). Each says whether the state after it can be
+measured on the hardware; the measurable states before the last block are the *internal
+states* that DAT w/ IS reads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from photonic_dat.errors.realisation import ErrorRealisation
-from photonic_dat.models.blocks import Block
+from photonic_dat.exceptions import ConfigError
+from photonic_dat.models.blocks import observe
 
-#: called after block ``k`` with its output field; returns the field passed on
+__all__ = ["PNN", "BlockHook", "Trace"]
+
+#: called after block ``k`` with its output state; returns the state passed on
 BlockHook = Callable[[int, Tensor], Tensor]
 
 
 @dataclass
 class Trace:
-    """The output field and the fields after each measurable internal block."""
+    """The output state and the states after each measurable internal block."""
 
     output: Tensor
     states: dict[int, Tensor]
 
 
 class PNN(nn.Module):
-    """Encoder -> blocks -> readout. Only the blocks are optical.
+    """Encoder -> blocks -> readout. Only the blocks are analog (optical or electronic).
 
-    ``known_errors`` is what the twin knows of the device's errors: ``None`` for the ideal
-    twin, or the error parameters a calibration fitted (the twin then runs every block with
-    them, see :mod:`photonic_dat.calibration`).
+    Args:
+        encoder: digital preprocessing, raw inputs ``(B, ...)`` -> the first block's input.
+        blocks: the analog chain; any modules called as ``block(state)`` (the library's own
+            blocks also take ``block(state, errors)`` for their simulated device).
+        readout: digital postprocessing of the detected output (:func:`observe`: intensity of
+            a complex field, the value of a real state) -> class scores ``(B, K)``.
+        measurable: per block, whether its output state can be measured; default: each
+            block's ``measurable`` attribute (``False`` when it has none).
     """
 
-    def __init__(self, encoder: nn.Module, blocks: Sequence[Block], readout: nn.Module) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        blocks: Sequence[nn.Module],
+        readout: nn.Module,
+        measurable: Sequence[bool] | None = None,
+    ) -> None:
         super().__init__()
         if not blocks:
-            raise ValueError("a PNN needs at least one block")
+            raise ConfigError("a PNN needs at least one block")
+        if measurable is not None and len(measurable) != len(blocks):
+            raise ConfigError(
+                f"measurable has {len(measurable)} entries but the PNN has {len(blocks)} blocks"
+            )
         self.encoder = encoder
         self.blocks = nn.ModuleList(blocks)
         self.readout = readout
+        self.measurable: tuple[bool, ...] = tuple(
+            bool(m) if measurable is not None else bool(getattr(b, "measurable", False))
+            for m, b in zip(measurable or [None] * len(blocks), blocks, strict=True)
+        )
         self.known_errors: ErrorRealisation | None = None
 
     def block_errors(self, index: int):
@@ -49,15 +79,26 @@ class PNN(nn.Module):
         view = getattr(self.readout, "measured_ports", None)
         return intensity if view is None else view(intensity)
 
-    def run_block(self, index: int, field: Tensor) -> Tensor:
+    def run_block(self, index: int, state: Tensor) -> Tensor:
         """Block ``index`` of the twin alone (with its known errors, if any)."""
-        return self.blocks[index](field, self.block_errors(index))
+        errors = self.block_errors(index)
+        block = self.blocks[index]
+        return block(state) if errors is None else block(state, errors)
 
     @property
     def internal_taps(self) -> tuple[int, ...]:
         """Indices of measurable blocks before the last (their states are internal states)."""
         last = len(self.blocks) - 1
-        return tuple(k for k, b in enumerate(self.blocks) if b.measurable and k != last)
+        return tuple(k for k, m in enumerate(self.measurable) if m and k != last)
+
+    @property
+    def sepn_blocks(self) -> tuple[int, ...]:
+        """Blocks that get an SEPN in DAT: measurable ones that do not opt out (``has_sepn``)."""
+        return tuple(
+            k
+            for k, b in enumerate(self.blocks)
+            if self.measurable[k] and getattr(b, "has_sepn", True)
+        )
 
     @property
     def trainable_blocks(self) -> tuple[int, ...]:
@@ -66,34 +107,46 @@ class PNN(nn.Module):
         )
 
     def optical_parameters(self) -> dict[str, Tensor]:
-        """The parameters displayed on the hardware (phase masks / phase shifter settings)."""
+        """The parameters displayed on the hardware (phase masks, phase shifter settings,
+        crossbar weights), named ``blocks.<k>.<name>``."""
         return {f"blocks.{name}": p for name, p in self.blocks.named_parameters()}
 
     def run(
         self,
-        field: Tensor,
+        state: Tensor,
         *,
         errors: ErrorRealisation | None = None,
         hook: BlockHook | None = None,
         start: int = 0,
         stop: int | None = None,
     ) -> Trace:
-        """Propagate an input field through blocks ``start .. stop-1`` (with ``errors``, or
+        """Propagate an input state through blocks ``start .. stop-1`` (with ``errors``, or
         else with the twin's ``known_errors``)."""
         stop = len(self.blocks) if stop is None else stop
         errors = errors if errors is not None else self.known_errors
         taps = set(self.internal_taps)
         states: dict[int, Tensor] = {}
         for k in range(start, stop):
-            block_errors = errors.block(k) if errors is not None else None
-            field = self.blocks[k](field, block_errors)
+            block = self.blocks[k]
+            state = block(state) if errors is None else block(state, errors.block(k))
             if hook is not None:
-                field = hook(k, field)
+                state = hook(k, state)
             if k in taps:
-                states[k] = field
-        return Trace(output=field, states=states)
+                states[k] = state
+        return Trace(output=state, states=states)
 
-    def forward(self, images: Tensor) -> Tensor:
-        """Ideal class scores of raw images (the in-silico model)."""
-        out = self.run(self.encoder(images)).output
-        return self.readout(out.real**2 + out.imag**2)
+    @torch.no_grad()
+    def probe(self, inputs: Tensor) -> dict[int, Tensor]:
+        """The twin's state after every block for encoded ``inputs`` (shapes, dtypes)."""
+        states: dict[int, Tensor] = {}
+
+        def record(k: int, state: Tensor) -> Tensor:
+            states[k] = state
+            return state
+
+        self.run(inputs, hook=record)
+        return states
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Ideal class scores of raw inputs (the in-silico model)."""
+        return self.readout(observe(self.run(self.encoder(inputs)).output))

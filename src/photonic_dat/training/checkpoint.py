@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from photonic_dat.exceptions import CorruptFileError
+from photonic_dat.exceptions import CorruptFileError, MissingFileError, UsageError
 from photonic_dat.integrity import DigestBook
 from photonic_dat.io import atomic_path, atomic_write_text
 
@@ -53,7 +53,7 @@ def load_flat_state(modules: dict[str, nn.Module], state: dict[str, Tensor]) -> 
         own = {k.split("/", 1)[1]: v for k, v in state.items() if k.startswith(prefix + "/")}
         missing, unexpected = module.load_state_dict(own, strict=False)
         if missing or unexpected:
-            raise ValueError(
+            raise UsageError(
                 f"checkpoint does not match the {prefix!r} model: missing {missing[:4]}, "
                 f"unexpected {unexpected[:4]}"
             )
@@ -68,7 +68,7 @@ def save_checkpoint(path: Path, state: dict[str, Tensor], meta: dict[str, Any]) 
 def read_tensors(path: Path) -> dict[str, Tensor]:
     """Load a safetensors file; a truncated or garbled one is reported as damage."""
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingFileError(f"checkpoint not found: {path}")
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises its own SafetensorError (no common base)

@@ -33,7 +33,7 @@ from photonic_dat.config.factory import Experiment, build_experiment, sepn_param
 from photonic_dat.config.loading import dump_config, load_config
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.errors.realisation import ErrorRealisation
-from photonic_dat.exceptions import ConfigError, CorruptFileError
+from photonic_dat.exceptions import ConfigError, CorruptFileError, MissingFileError
 from photonic_dat.integrity import MANIFEST, DigestBook
 from photonic_dat.io import atomic_write_text
 from photonic_dat.report.plots import plot_confusion, plot_training_curves
@@ -101,7 +101,7 @@ def config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
 
 def _saved_config(run_dir: Path, book: DigestBook) -> RunConfig:
     if not (run_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+        raise MissingFileError(f"{run_dir} is not a run directory (no config.yaml)")
     return load_config(book.verify("config.yaml"))
 
 

@@ -1,0 +1,1 @@
+"""Pure physics of electronic analog circuits (crossbar arrays and their periphery)."""
