@@ -25,6 +25,7 @@ STREAMS = {
     "data-order": "seed",  # batch order in every epoch
     "val-subset": "seed",  # validation cap (data.val_samples)
     "calibration": "seed",  # probe settings and inputs of the calibration baseline
+    "frame-checks": "seed",  # where sentinels sit in each request to a remote device
     "device": "errors.seed",  # the hidden systematic errors
     "detector-noise": "errors.seed",  # shot / read noise of every frame
     "drift": "errors.seed",  # slow drift of the device

@@ -109,6 +109,26 @@ def _print_result(result: dict[str, Any]) -> None:
             )
 
 
+def _print_budget(cfg) -> None:
+    from photonic_dat.training.budget import plan_run
+
+    phases, timings, source = _guard(plan_run, cfg)
+    typer.echo(
+        f"device timings ({source}): upload {timings.upload_s:g} s, frame {timings.frame_s:g} s,"
+        f" readout {timings.readout_s:g} s"
+    )
+    typer.echo(f"{'phase':<28}{'samples':>12}{'frames':>14}{'uploads':>10}{'device h':>12}")
+    for p in phases:
+        typer.echo(
+            f"{p.name:<28}{p.samples:>12,}{p.frames:>14,}{p.uploads:>10,}{p.seconds / 3600:>12.3f}"
+        )
+    total = sum(p.seconds for p in phases)
+    frames = sum(p.frames for p in phases)
+    typer.echo(f"{'total':<28}{'':>12}{frames:>14,}{'':>10}{total / 3600:>12.3f}")
+    if not timings.declared:
+        typer.echo("the device declares no timings: set system.timings.* to price the frames")
+
+
 @app.command()
 def train(
     config: ConfigArg = None,
@@ -122,6 +142,9 @@ def train(
             "and how the run is shown or checkpointed; a finished run is reported as it is)"
         ),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="estimate the device time and stop")
+    ] = False,
 ) -> None:
     """Train one PNN with one method against its (simulated) physical system."""
     from photonic_dat.training.run import train_run
@@ -138,6 +161,9 @@ def train(
         run_dir = resume
     else:
         cfg = _guard(load_config, config, set_ or [], preset_default=True)
+        if dry_run:
+            _print_budget(cfg)
+            return
         run_dir = out or _default_out(f"train-{cfg.method}")
     result = _guard(train_run, cfg, run_dir, resume=resume is not None)
     _print_result(result)
@@ -145,12 +171,77 @@ def train(
 
 
 @app.command()
-def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory from `train`")]) -> None:
-    """Re-measure a saved model on its physical system."""
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory from `train`")],
+    set_: SetOpt = None,
+) -> None:
+    """Re-measure a saved model on its physical system (--set changes the device first, e.g.
+    a drift: --set system.drift.phase_std=0.1)."""
     from photonic_dat.training.run import evaluate_run
 
-    result = _guard(evaluate_run, run_dir)
+    result = _guard(evaluate_run, run_dir, set_ or [])
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def serve(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    listen: Annotated[
+        str,
+        typer.Option(
+            help="tcp://HOST:PORT to listen on (another host than 127.0.0.1 "
+            "makes the device reachable from other machines)"
+        ),
+    ] = "tcp://127.0.0.1:5555",
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="MODULE:NAME of your own PhysicalSystem, built from (config, pnn); "
+            "default: the config's simulated device"
+        ),
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="shared secret (default: ~/.config/photonic-dat/key)")
+    ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="inject faults (simulated device, tests): e.g. "
+            "drop-reply@3,restart@5,frame-lag@9,delay@2=0.5"
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float, typer.Option(help="a client's lease expires after this idle time")
+    ] = 60.0,
+) -> None:
+    """Serve a physical system to trainers (system.kind: remote) until Ctrl-C."""
+    import logging
+
+    from photonic_dat.config.serving import build_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = _guard(load_config, config, set_ or [], preset_default=True)
+    server = _guard(
+        build_server,
+        cfg,
+        device=device,
+        address=listen,
+        key_file=str(key_file) if key_file else None,
+        faults=faults,
+        lease_s=lease_s,
+    )
+    try:
+        address = server.bind()
+    except Exception as exc:  # zmq.ZMQError: address in use, bad address
+        _fail(f"cannot listen on {listen}: {exc}")
+    typer.echo(f"serving {server.identity['system']} on {address}; Ctrl-C stops", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 @app.command()

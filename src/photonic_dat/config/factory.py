@@ -11,6 +11,7 @@ from photonic_dat.calibration.fit import CalibrationSettings
 from photonic_dat.config.mpnn_family import build_mpnn, mesh_error_spec
 from photonic_dat.config.schema import RunConfig
 from photonic_dat.data import DatasetSplits, load_dataset
+from photonic_dat.data.datasets import IMAGE_SHAPES
 from photonic_dat.errors.realisation import ErrorRealisation, draw_realisation
 from photonic_dat.exceptions import ConfigError
 from photonic_dat.methods.base import Method, OptimSettings
@@ -24,7 +25,10 @@ from photonic_dat.models.state_sepn import SEPNOptions, default_sepns
 from photonic_dat.seeding import stream_generator, stream_seed
 from photonic_dat.systems.base import PhysicalSystem
 from photonic_dat.systems.detector import DetectorSpec
+from photonic_dat.systems.drift import DriftingSystem, DriftSpec
 from photonic_dat.systems.simulated import DeviceModel, SimulatedSystem
+from photonic_dat.systems.timing import DeviceTimings
+from photonic_dat.systems.wrappers import PacedSystem
 
 METHODS = ("insilico", "calibration", "pat", "dat")
 
@@ -121,7 +125,7 @@ def build_simulated_system(
     if config.model == "crossbar":
         from photonic_dat.systems.crossbar import SimulatedCrossbar
 
-        return SimulatedCrossbar(
+        crossbar = SimulatedCrossbar(
             pnn,
             realisation,
             config.errors.crossbar,
@@ -129,7 +133,8 @@ def build_simulated_system(
             internal_taps=config.system.internal_taps,
             block_access=config.system.block_access,
         )
-    return SimulatedSystem(
+        return with_device_behaviour(config, crossbar)
+    system = SimulatedSystem(
         device_model(config, pnn, realisation),
         realisation,
         detector_spec(config),
@@ -137,6 +142,46 @@ def build_simulated_system(
         device_seed=stream_seed(config.errors.seed, "device"),
         internal_taps=config.system.internal_taps,
         block_access=config.system.block_access,
+    )
+    return with_device_behaviour(config, system)
+
+
+def with_device_behaviour(config: RunConfig, system: PhysicalSystem) -> PhysicalSystem:
+    """The simulated device's declared timings, its drift (``system.drift``) and, with
+    ``system.emulate_timings``, pacing that makes it as slow as the timings say."""
+    s = config.system
+    system.timings = DeviceTimings(**s.timings.model_dump())
+    drift = DriftSpec(**s.drift.model_dump())
+    if drift.active:
+        system = DriftingSystem(system, drift, stream_seed(config.errors.seed, "drift"))
+    if s.emulate_timings:
+        system = PacedSystem(system, system.timings)
+    return system
+
+
+@register_system("remote")
+def build_remote_system(
+    config: RunConfig, pnn: PNN, realisation: ErrorRealisation | None = None
+) -> PhysicalSystem:
+    """A client of the measurement server at ``system.address`` (``photonic-dat serve``)."""
+    from photonic_dat.systems.keys import load_key
+    from photonic_dat.systems.remote import RemoteSystem
+
+    s = config.system
+    assert s.address is not None  # checked by the schema
+    return RemoteSystem(
+        s.address,
+        pnn,
+        key=load_key(s.key_file),
+        image_shape=IMAGE_SHAPES[config.data.name],
+        timeout_s=s.timeout_s,
+        retries=s.retries,
+        sentinels=s.sentinels,
+        sentinel_tolerance=s.sentinel_tolerance,
+        frame_retries=s.frame_retries,
+        seed=stream_seed(config.seed, "frame-checks"),
+        internal_taps=s.internal_taps,
+        block_access=s.block_access,
     )
 
 
@@ -304,7 +349,12 @@ def build_method(
         return PAT(pnn, system, optim, calibration)
     d = config.dat
     settings = DATSettings(
-        d.internal_states, d.sepn_weight, d.sepn_start_epoch, d.sepn_gradient, d.output_similarity
+        d.internal_states,
+        d.sepn_weight,
+        d.sepn_start_epoch,
+        d.sepn_gradient,
+        d.output_similarity,
+        d.refit_steps,
     )
     sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
     sepns = build_sepns(config, pnn, example)

@@ -145,6 +145,9 @@ class DATConfig(_Section):
     #: on the readout's normalised class signals only ("readout", the reference code's)
     output_similarity: Literal["plane", "readout"] = "plane"
     lr: float = Field(1e-3, gt=0)
+    #: when the reference pattern shows drift (train.drift_threshold), this many extra
+    #: similarity updates of the SEPNs on the next measured batch (0: none)
+    refit_steps: int = Field(0, ge=0, le=10000)
 
 
 class CalibrationConfig(_Section):
@@ -183,6 +186,30 @@ class TrainConfig(_Section):
     keep_checkpoints: int = Field(2, ge=1)
     #: stream metrics to RUN_DIR/tensorboard (needs the tensorboard extra)
     tensorboard: bool = False
+    #: measure a fixed reference pattern every N training steps (0: never) to watch drift
+    reference_every: int = Field(0, ge=0)
+    reference_samples: int = Field(8, ge=1, le=1000)
+    #: relative change of the reference that counts as drift (null: only logged): the method
+    #: is told (DAT refits its SEPNs with dat.refit_steps) and model selection starts again
+    drift_threshold: float | None = Field(None, gt=0)
+
+
+class TimingsConfig(_Section):
+    """Declared device timings in seconds (see photonic_dat.systems.timing)."""
+
+    upload_s: float = Field(0.0, ge=0, le=3600, description="write + settle one parameter set")
+    frame_s: float = Field(0.0, ge=0, le=3600, description="one exposure of one plane")
+    readout_s: float = Field(0.0, ge=0, le=3600, description="reading one frame out")
+
+
+class DriftConfig(_Section):
+    """Slow drift of the simulated device (see photonic_dat.systems.drift); the clock is the
+    number of input samples the device has measured."""
+
+    phase_std: float = Field(0.0, ge=0, le=10, description="phase offsets when complete (rad)")
+    power: float = Field(0.0, gt=-1, le=10, description="laser power change when complete")
+    onset: int = Field(0, ge=0, description="samples measured before the drift starts")
+    duration: int = Field(0, ge=0, description="samples over which it grows (0: a step)")
 
 
 class DetectorConfig(_Section):
@@ -221,12 +248,13 @@ class SystemConfig(_Section):
     ``kind`` names the system: ``simulated`` (the family's simulated device with hidden,
     seeded errors; our simulated crossbar for ``model: crossbar``), ``slmsuite`` (slmsuite's
     simulated SLM and camera, ``model: fourier``), ``aihwkit`` (IBM aihwkit's PCM crossbar,
-    ``model: crossbar``), ``replay`` (serves the measurement log of ``replay_from`` back).
+    ``model: crossbar``), ``replay`` (serves the measurement log of ``replay_from`` back),
+    ``remote`` (a measurement server at ``address``, started with ``photonic-dat serve``).
     Adapters for other systems register further kinds. ``record`` appends every measurement
     to the crash-safe log ``RUN_DIR/measurements`` (HDF5; needs the ``log`` extra).
     """
 
-    kind: Literal["simulated", "replay", "slmsuite", "aihwkit"] = "simulated"
+    kind: Literal["simulated", "replay", "slmsuite", "aihwkit", "remote"] = "simulated"
     record: bool = False
     replay_from: str | None = Field(None, description="run directory or its measurements/")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
@@ -237,6 +265,28 @@ class SystemConfig(_Section):
     internal_taps: bool = True
     block_access: bool = True
     slmsuite: SLMSuiteConfig = Field(default_factory=SLMSuiteConfig)
+    # the simulated device's timings, pacing and drift
+    timings: TimingsConfig = Field(default_factory=TimingsConfig)
+    emulate_timings: bool = Field(False, description="the simulated device takes that long")
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    # a remote device
+    address: str | None = Field(
+        None, pattern=r"^tcp://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5}$"
+    )
+    key_file: str | None = None
+    timeout_s: float = Field(10.0, gt=0, le=3600)
+    retries: int = Field(3, ge=0, le=20)
+    sentinels: int = Field(2, ge=0, le=16)
+    sentinel_tolerance: float = Field(0.05, gt=0, le=1)
+    frame_retries: int = Field(2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> SystemConfig:
+        if self.kind == "remote" and self.address is None:
+            raise ValueError("system.kind=remote needs system.address: tcp://HOST:PORT")
+        if self.sentinels == 1:
+            raise ValueError("system.sentinels: 0 (no lag check) or at least 2")
+        return self
 
 
 class RunConfig(_Section):

@@ -19,6 +19,7 @@ from photonic_dat.data.splits import cap_indices, train_val_split
 __all__ = [
     "DATASET_NAMES",
     "DATA_ENV_VAR",
+    "IMAGE_SHAPES",
     "DataError",
     "DatasetSplits",
     "IdxFiles",
@@ -32,6 +33,8 @@ __all__ = [
 
 DATA_ENV_VAR = "PHOTONIC_DAT_DATA"
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist")
+#: (H, W) of one image of each data set (what a measurement server accepts)
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion-mnist": (28, 28)}
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
 TEST_CAP_SEED = 0  # fixed: every training seed is evaluated on the same test subset

@@ -85,6 +85,11 @@ class Method(ABC):
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         """One training step on an encoded batch; returns summed metrics of the batch."""
 
+    def on_drift(self, record: dict) -> bool:
+        """Told of every reference-pattern measurement (``record``: ``power``, ``change`` since
+        the last refit, ...); returns whether the method refits to the drifted device."""
+        return False
+
     def task_update(self, scores: Tensor, labels: Tensor) -> float:
         """Cross-entropy on ``scores``; update the optical parameters only."""
         loss = F.cross_entropy(scores, labels)
@@ -95,8 +100,11 @@ class Method(ABC):
 
     @torch.no_grad()
     def encode(self, images: Tensor) -> Tensor:
-        """Digital input encoding of raw images into the PNN's input field."""
-        return self.twin.encoder(images)
+        """Digital input encoding of raw images into the PNN's input field (the system is told
+        which images the fields encode: a remote device encodes them on its own side)."""
+        fields = self.twin.encoder(images)
+        self.system.register_inputs(fields, images)
+        return fields
 
     # -- evaluation -------------------------------------------------------------------------
     def display_params(self) -> dict[str, Tensor]:

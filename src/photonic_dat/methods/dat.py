@@ -55,6 +55,9 @@ class DATSettings:
     #: normalised class signals ("readout": the reference code compares the 10 readout ports
     #: of the intensities normalised over all 64)
     output_similarity: str = "plane"
+    #: when the reference pattern shows drift, ``refit_steps`` extra similarity updates of the
+    #: SEPNs on the next measured batch (0: none)
+    refit_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.sepn_gradient not in SEPN_GRADIENTS:
@@ -68,6 +71,13 @@ class DATSettings:
         if self.internal_states not in INTERNAL_STATES:
             raise ConfigError(
                 f"internal_states must be one of {INTERNAL_STATES}, got {self.internal_states!r}"
+            )
+        if self.refit_steps < 0:
+            raise ValueError(f"refit_steps must be >= 0, got {self.refit_steps}")
+        if self.refit_steps and self.internal_states == "separable":
+            raise ValueError(
+                "dat.refit_steps works with internal_states none or unitary (a separable "
+                "refit would measure every block again)"
             )
 
 
@@ -118,6 +128,8 @@ class DAT(Method):
         self.sepn_params = list(self.sepns.parameters())
         self.sepn_optimiser, self.sepn_scheduler = (sepn_optim or optim).build(self.sepn_params)
         self.taps: tuple[int, ...] = ()
+        self.refits = 0
+        self._refit_pending = 0
         if settings.internal_states != "none":
             self.taps = twin.internal_taps
             system.check_taps(self.taps)
@@ -209,9 +221,20 @@ class DAT(Method):
         loss.backward(inputs=self.sepn_params)
         self.sepn_optimiser.step()
 
+    def on_drift(self, record: dict) -> bool:
+        """The reference pattern shows drift: refit the SEPNs on the next measured batch."""
+        if not self.settings.refit_steps:
+            return False
+        self._refit_pending = self.settings.refit_steps
+        self.refits += 1
+        return True
+
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         measured = self.system.measure(self.display_params(), fields, self.taps)
         sim = self._similarity_update(fields, measured)
+        for _ in range(self._refit_pending):  # catch up with a drifted device: no new frames
+            self._similarity_update(fields, measured)
+        self._refit_pending = 0
         through = self.settings.sepn_gradient == "through"
         trace = self.corrected_run(fields, self.current_weight, measured, through)
         twin_scores = self.twin.readout(observe(trace.output))

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from photonic_dat.exceptions import CapabilityError
+from photonic_dat.systems.timing import DeviceTimings
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ class QueryCounter:
     sent through a single block; ``frames`` counts detector frames per measured plane: a
     sample measured at the output and at two internal planes costs three frames (one camera
     exposure or photodiode reading per plane), so DAT with internal states pays for what it
-    reads. ``parameter_uploads`` counts new parameter sets written to the device.
+    reads. ``parameter_uploads`` counts new parameter sets written to the device, and
+    ``device_seconds`` what frames and uploads cost at the device's declared timings.
     """
 
     samples: int = 0
     block_samples: int = 0
     parameter_uploads: int = 0
     frames: dict[str, int] = field(default_factory=dict)
+    device_seconds: float = 0.0
 
     @property
     def total(self) -> int:
@@ -95,6 +98,7 @@ class QueryCounter:
             "total": self.total,
             "frames": dict(sorted(self.frames.items())),
             "total_frames": self.total_frames,
+            "device_seconds": self.device_seconds,
         }
 
     @classmethod
@@ -104,6 +108,7 @@ class QueryCounter:
             int(data["block_samples"]),
             int(data["parameter_uploads"]),
             {str(k): int(v) for k, v in data["frames"].items()},
+            float(data.get("device_seconds", 0.0)),
         )
 
 
@@ -127,11 +132,21 @@ class MeasurementRecorder(Protocol):
 
 
 class PhysicalSystem(ABC):
-    """Base class of physical systems (simulated or hardware adapters)."""
+    """Base class of physical systems (simulated or hardware adapters).
+
+    Attributes:
+        timings: the device's declared timings (upload/settle, frame, readout), used to
+            account device time (``queries.device_seconds``) and to plan runs.
+        full_scale: the detector's full-scale reading, if known: a frame that reaches it is
+            saturated and is not trusted.
+    """
+
+    full_scale: float | None = None
 
     def __init__(self, capabilities: Capabilities) -> None:
         self.capabilities = capabilities
         self.queries = QueryCounter()
+        self.timings = DeviceTimings()
         self._displayed: dict[str, Tensor] = {}
         self._recorder: MeasurementRecorder | None = None
         self._inputs: tuple[str, Tensor] | None = None
@@ -212,9 +227,29 @@ class PhysicalSystem(ABC):
             self.queries.block_samples += samples
         else:
             self.queries.samples += samples
+        self.queries.device_seconds += self.timings.seconds(0, int(changed))
+
+    def _count_frames(self, plane: str, count: int) -> None:
+        self.queries.add_frames(plane, count)
+        self.queries.device_seconds += self.timings.seconds(count)
 
     def save_device(self, directory) -> None:  # noqa: B027 (optional hook)
         """Record what identifies this device in a run directory (nothing by default)."""
+
+    def register_inputs(self, fields: Tensor, images: Tensor) -> None:  # noqa: B027
+        """Note that ``fields`` is the twin's digital encoding of the raw ``images``.
+
+        A system that encodes inputs on its own side (a remote device) then sends the images
+        instead of the much larger fields; other systems ignore this.
+        """
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release the device (a remote device's lease); nothing by default."""
+
+    def report(self) -> dict[str, object]:
+        """What the session with the device cost beyond ``queries`` (e.g. re-measured frames,
+        retries); empty by default."""
+        return {}
 
     def check_taps(self, taps: Sequence[int]) -> None:
         missing = sorted(set(taps) - set(self.capabilities.internal_taps))
@@ -231,9 +266,9 @@ class PhysicalSystem(ABC):
         self.check_taps(taps)
         batch = fields.shape[0]
         self._count(params, batch)
-        self.queries.add_frames(OUTPUT_PLANE, batch)
+        self._count_frames(OUTPUT_PLANE, batch)
         for k in taps:
-            self.queries.add_frames(tap_plane(k), batch)
+            self._count_frames(tap_plane(k), batch)
         before, start, began = dict(self.queries.frames), time.time(), time.perf_counter()
         result = self._measure(params, fields, tuple(taps))
         if self._recorder is not None:
@@ -251,7 +286,7 @@ class PhysicalSystem(ABC):
                 "dat.internal_states=unitary or none"
             )
         self._count(params, fields.shape[0], block=True)
-        self.queries.add_frames(block_plane(index), fields.shape[0])
+        self._count_frames(block_plane(index), fields.shape[0])
         before, start, began = dict(self.queries.frames), time.time(), time.perf_counter()
         result = self._measure_block(index, params, fields)
         if self._recorder is not None:

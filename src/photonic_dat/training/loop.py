@@ -29,6 +29,7 @@ from photonic_dat.training.evaluate import (
     predict,
 )
 from photonic_dat.training.progress import ProgressBar
+from photonic_dat.training.reference import ReferenceMonitor
 from photonic_dat.training.state import LoopState
 
 #: called after every training batch with the loop state, the batch's summed metrics and
@@ -45,6 +46,8 @@ class FitResult:
     result: dict[str, Any]
     confusion: torch.Tensor | None
     state: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+    #: reference-pattern measurements (``train.reference_every``), one record each
+    reference: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _epoch_metrics(sums: dict[str, float], n: int) -> dict[str, float | None]:
@@ -70,11 +73,13 @@ def train_epoch(
     on_batch: BatchHook | None = None,
     checkpoint: CheckpointHook | None = None,
     checkpoint_every: int | None = None,
+    monitor: ReferenceMonitor | None = None,
 ) -> None:
     """Train the remaining batches of epoch ``state.epoch``; the state moves batch by batch.
 
     A checkpoint is due every ``checkpoint_every`` batches of the run, except after an
-    epoch's last batch (the end-of-epoch checkpoint follows right after validation).
+    epoch's last batch (the end-of-epoch checkpoint follows right after validation). A
+    ``monitor`` measures the reference pattern before the steps it is due.
     """
     cfg, method, system = exp.config, exp.method, exp.system
     train = exp.splits.train
@@ -86,6 +91,8 @@ def train_epoch(
     while state.batch < batches:
         began = time.perf_counter()
         idx = state.order[state.batch * bs : (state.batch + 1) * bs]
+        if monitor is not None:
+            monitor.before_step(state.step)
         with system.input_ids("train", idx):
             metrics = method.step(method.encode(train.images[idx]), train.labels[idx])
         for key, value in metrics.items():
@@ -106,9 +113,15 @@ def train_epoch(
     state.epoch_seconds += time.perf_counter() - began
 
 
-def validate(exp: Experiment, state: LoopState) -> dict[str, Any]:
+def validate(
+    exp: Experiment, state: LoopState, monitor: ReferenceMonitor | None = None
+) -> dict[str, Any]:
     """Score the validation split, record the epoch and keep the best state so far (the
-    physical system's accuracy for methods that use it, the twin's for in-silico training)."""
+    physical system's accuracy for methods that use it, the twin's for in-silico training).
+
+    When the reference pattern showed drift during the epoch (``monitor``), selection starts
+    again: validation scores measured on the device before it drifted say nothing of it now.
+    """
     cfg, method, system = exp.config, exp.method, exp.system
     val = exp.splits.val
     predicted = predict(
@@ -129,7 +142,11 @@ def validate(exp: Experiment, state: LoopState) -> dict[str, Any]:
         "val_accuracy_twin": None if method.uses_system else val_score,
         "physical_queries": system.queries.total,
         "physical_frames": system.queries.total_frames,
+        "device_seconds": system.queries.device_seconds,
     }
+    if monitor is not None and monitor.take_drift():
+        record["selection_restarted"] = True
+        state.best_score = -1.0
     state.history.append(record)
     state.train_seconds += state.epoch_seconds
     if val_score > state.best_score:
@@ -138,7 +155,9 @@ def validate(exp: Experiment, state: LoopState) -> dict[str, Any]:
     return record
 
 
-def deployment_result(exp: Experiment, state: LoopState) -> FitResult:
+def deployment_result(
+    exp: Experiment, state: LoopState, monitor: ReferenceMonitor | None = None
+) -> FitResult:
     """Load the selected state and measure it once on the test split."""
     cfg, method, system = exp.config, exp.method, exp.system
     load_flat_state(method.modules(), state.best_state)
@@ -159,7 +178,11 @@ def deployment_result(exp: Experiment, state: LoopState) -> FitResult:
         "physical_frames": spent["total_frames"],
         "frames": spent["frames"],
         "parameter_uploads": spent["parameter_uploads"],
+        "device_seconds": spent["device_seconds"],
         "queries": spent,
+        "device_session": system.report(),
+        "reference_measurements": len(monitor.records) if monitor else 0,
+        "selection_restarts": sum(bool(r.get("selection_restarted")) for r in state.history),
         "train_seconds": state.train_seconds,
         "train_samples": len(exp.splits.train),
         "val_samples": len(exp.splits.val),
@@ -169,7 +192,14 @@ def deployment_result(exp: Experiment, state: LoopState) -> FitResult:
         "seed": cfg.seed,
     }
     confusion = None if test_pred is None else confusion_matrix(test_pred, test_labels)
-    return FitResult(state.history, state.best_epoch, result, confusion, state.best_state)
+    return FitResult(
+        state.history,
+        state.best_epoch,
+        result,
+        confusion,
+        state.best_state,
+        monitor.records if monitor else [],
+    )
 
 
 def fit(
@@ -209,9 +239,10 @@ def fit(
             state.prepared, state.is_prepared = prepared, True
             if prepared and checkpoint is not None:  # a calibration spent device time
                 checkpoint(state)
+        monitor = reference_monitor(exp)
         while state.epoch < epochs:
-            train_epoch(exp, state, bar, on_batch, checkpoint, checkpoint_every)
-            record = validate(exp, state)
+            train_epoch(exp, state, bar, on_batch, checkpoint, checkpoint_every, monitor)
+            record = validate(exp, state, monitor)
             if on_epoch is not None:
                 on_epoch(record)
             physical = record["val_accuracy_physical"]
@@ -221,7 +252,17 @@ def fit(
                 checkpoint(state)
     finally:
         bar.close()
-    return deployment_result(exp, state)
+    return deployment_result(exp, state, monitor)
+
+
+def reference_monitor(exp: Experiment) -> ReferenceMonitor | None:
+    """The reference-pattern monitor ``train.reference_every`` asks for (methods that measure
+    the device only): fixed parameters (the twin's now) and the first training images."""
+    t = exp.config.train
+    if not t.reference_every or not exp.method.uses_system:
+        return None
+    images = exp.splits.train.images[: t.reference_samples]
+    return ReferenceMonitor(exp.method, images, t.reference_every, t.drift_threshold)
 
 
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:

@@ -8,6 +8,8 @@ Layout::
                                after every epoch and every ``train.checkpoint_every`` batches
     RUN_DIR/model.safetensors  the selected parameters (+ model.json)
     RUN_DIR/system/errors.*    the simulated device's error realisation (safetensors + JSON)
+    RUN_DIR/system/remote.json a remote device's connection record (identity, digests, ...)
+    RUN_DIR/reference.jsonl    reference-pattern measurements (train.reference_every)
     RUN_DIR/result.json        final figures (accuracies are fractions in [0, 1])
     RUN_DIR/digests.json       SHA-256 of every file above that is read back
     RUN_DIR/measurements/      every measurement, with ``system.record: true`` (HDF5)
@@ -99,10 +101,10 @@ def config_differences(saved: RunConfig, given: RunConfig) -> list[str]:
     ]
 
 
-def _saved_config(run_dir: Path, book: DigestBook) -> RunConfig:
+def _saved_config(run_dir: Path, book: DigestBook, overrides: list[str] | None = None) -> RunConfig:
     if not (run_dir / "config.yaml").is_file():
         raise MissingFileError(f"{run_dir} is not a run directory (no config.yaml)")
-    return load_config(book.verify("config.yaml"))
+    return load_config(book.verify("config.yaml"), overrides or [])
 
 
 def _finished_result(run_dir: Path, book: DigestBook) -> dict[str, Any] | None:
@@ -283,6 +285,10 @@ def _train(
             recorder.close()
         if board is not None:
             board.close()
+        exp.system.close()  # a remote device's lease goes back
+    if fitted.reference:
+        atomic_write_text(run_dir / "reference.jsonl", dumps_jsonl(fitted.reference))
+        book.record("reference.jsonl")
     result = {**fitted.result, "sepn_parameters": sepn_parameter_count(exp.method)}
     save_checkpoint(
         run_dir / "model.safetensors",
@@ -302,12 +308,13 @@ def _train(
     return result
 
 
-def load_run(run_dir: Path) -> Experiment:
+def load_run(run_dir: Path, overrides: list[str] | None = None) -> Experiment:
     """Rebuild a run's experiment with its saved device and parameters; every file read is
-    checked against the run's digests (a damaged one is reported naming it)."""
+    checked against the run's digests (a damaged one is reported naming it). ``overrides``
+    (``KEY=VALUE``) change the configuration first, e.g. ``system.drift.phase_std=0.1``."""
     run_dir = Path(run_dir)
     book = DigestBook(run_dir)
-    config = _saved_config(run_dir, book)
+    config = _saved_config(run_dir, book, overrides)
     _set_threads(config)
     realisation = _load_realisation(run_dir, book)
     exp = build_experiment(config, realisation)
@@ -325,10 +332,11 @@ def load_twin_errors(twin, run_dir: Path) -> None:
         twin.known_errors = fitted
 
 
-def evaluate_run(run_dir: Path) -> dict[str, Any]:
-    """Re-measure a saved model on its physical system (test split)."""
+def evaluate_run(run_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Re-measure a saved model on its physical system (test split); ``overrides`` change the
+    device first (e.g. a drift: ``system.drift.phase_std=0.1``)."""
     run_dir = Path(run_dir)
-    exp = load_run(run_dir)
+    exp = load_run(run_dir, overrides)
     recorder = None
     if exp.config.system.record:
         from photonic_dat.systems.measurement_log import MeasurementLog
@@ -346,10 +354,12 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
             "test_accuracy_twin": accuracy(predict(m.twin_scores, x, bs, m.encode), y),
             "physical_queries": exp.system.queries.total,
             "test_samples": len(y),
+            "overrides": list(overrides or []),
         }
     finally:
         if recorder is not None:
             recorder.close()
+        exp.system.close()
     atomic_write_text(run_dir / "evaluation.json", json.dumps(out, indent=2))
     return out
 
@@ -358,12 +368,15 @@ def deploy_run(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     """Deploy the PNN trained in ``run_dir`` on the device that ``config`` describes (e.g. the
     same design with another error seed) and measure its validation and test accuracy."""
     exp = build_experiment(config)
-    state = read_tensors(DigestBook(run_dir).verify("model.safetensors"))
-    load_flat_state(
-        {"pnn": exp.method.twin}, {k: v for k, v in state.items() if k.startswith("pnn/")}
-    )
-    load_twin_errors(exp.method.twin, run_dir)
-    figures, _ = deployment_accuracies(exp.method, exp.splits, config.train.eval_batch_size)
+    try:
+        state = read_tensors(DigestBook(run_dir).verify("model.safetensors"))
+        load_flat_state(
+            {"pnn": exp.method.twin}, {k: v for k, v in state.items() if k.startswith("pnn/")}
+        )
+        load_twin_errors(exp.method.twin, run_dir)
+        figures, _ = deployment_accuracies(exp.method, exp.splits, config.train.eval_batch_size)
+    finally:
+        exp.system.close()
     return {
         **figures,
         "physical_queries": exp.system.queries.total,
