@@ -402,5 +402,9 @@ def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = N
     system = build_system(config, pnn, realisation)
     with torch.no_grad():
         example = pnn.encoder(splits.train.images[:2]) if len(splits.train) else None
-    method = build_method(config, pnn, system, len(splits.train), example)
+    try:
+        method = build_method(config, pnn, system, len(splits.train), example)
+    except BaseException:
+        system.close()  # give a remote device's lease back
+        raise
     return Experiment(config, splits, system, method)

@@ -86,7 +86,7 @@ def _tensor_bytes(t: Tensor) -> memoryview:
     array = np.ascontiguousarray(t.detach().cpu().resolve_conj().numpy())
     if sys.byteorder != "little":  # pragma: no cover - every supported platform is little endian
         array = array.byteswap()
-    return memoryview(array).cast("B")
+    return memoryview(array.reshape(-1).view(np.uint8))
 
 
 def encode(header: Mapping[str, Any], tensors: Mapping[str, Tensor], key: bytes) -> list[Any]:

@@ -60,7 +60,7 @@ def estimate_device_time(
     epochs, steps = t.epochs, math.ceil(n_train / t.batch_size)
     uses_system = config.method != "insilico"
     mode = config.dat.internal_states if config.method == "dat" else "none"
-    planes = 1 + (len(taps) if mode == "unitary" else 0)
+    planes = 1 + (len(taps) if mode in ("unitary", "separable") else 0)
 
     def batches(n: int, size: int) -> int:
         return math.ceil(n / size) if n else 0

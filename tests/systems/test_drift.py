@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from photonic_dat.config.factory import build_experiment
+from photonic_dat.systems.drift import DriftingSystem, DriftSpec
+from photonic_dat.training.loop import fit
+from tests.helpers import small_config
+
+
+def test_drift_schedule():
+    spec = DriftSpec(phase_std=0.1, power=-0.2, onset=100, duration=50)
+    assert [spec.fraction(n) for n in (0, 99, 100, 125, 150, 10**6)] == [0, 0, 0, 0.5, 1, 1]
+    assert DriftSpec(phase_std=0.1, onset=10).fraction(10) == 1.0  # duration 0: a step
+    assert not DriftSpec().active
+    with pytest.raises(ValueError):
+        DriftSpec(power=-1.0)
+
+
+def _measure_twice(*overrides):
+    exp = build_experiment(small_config(*overrides))
+    x = exp.method.encode(exp.splits.train.images[:20])
+    params = exp.method.display_params()
+    return exp, exp.system.measure(params, x).output, exp.system.measure(params, x).output
+
+
+def test_a_device_drifts_as_it_measures():
+    _, plain, _ = _measure_twice()
+    exp, before, after = _measure_twice("system.drift.phase_std=0.2", "system.drift.onset=20")
+    assert isinstance(exp.system, DriftingSystem)
+    assert torch.equal(before, plain)  # not yet
+    assert (after - before).norm() / before.norm() > 0.05  # the phases moved
+    assert exp.system.state()["fraction"] == 1.0
+    # the drift is seeded from errors.seed: the same device drifts the same way
+    _, _, again = _measure_twice("system.drift.phase_std=0.2", "system.drift.onset=20")
+    assert torch.equal(after, again)
+    _, _, other = _measure_twice(
+        "system.drift.phase_std=0.2", "system.drift.onset=20", "errors.seed=1"
+    )
+    _, _, other_plain = _measure_twice("errors.seed=1")
+    assert not torch.allclose(other - other_plain, after - plain)
+
+
+def test_laser_power_drift_scales_the_light():
+    # one mesh: a linear device, so the output power follows the laser exactly
+    _, before, after = _measure_twice(
+        "mpnn.meshes=1", "method=pat", "system.drift.power=-0.2", "system.drift.onset=20"
+    )
+    assert float(after.sum() / before.sum()) == pytest.approx(0.8, rel=1e-5)
+
+
+def test_reference_pattern_shows_drift_and_dat_refits():
+    common = (
+        "dat.internal_states=unitary",
+        "train.reference_every=2",
+        "train.reference_samples=4",
+        "dat.refit_threshold=0.02",
+        "dat.refit_steps=5",
+    )
+    steady = fit(build_experiment(small_config(*common)))
+    assert all(r["change"] == 0 and not r["refit"] for r in steady.reference)
+    assert steady.result["reference_measurements"] == len(steady.reference) == 8
+    drifting = fit(
+        build_experiment(
+            small_config(
+                *common,
+                "system.drift.phase_std=0.3",
+                "system.drift.power=-0.3",
+                "system.drift.onset=300",
+                "system.drift.duration=300",
+            )
+        )
+    )
+    records = drifting.reference
+    assert records[0]["power"] == 1.0
+    assert records[-1]["power"] < 0.9 and records[-1]["change_from_start"] > 0.02
+    refits = [r for r in records if r["refit"]]
+    assert refits and all(r["samples"] > 300 for r in refits)
+    assert drifting.result["device_session"]["drift"]["now"]["fraction"] == 1.0
