@@ -45,11 +45,13 @@ def test_remote_measurements_equal_in_process_bit_for_bit(key):
             remote.system.close()
 
 
-def test_noisy_device_is_equal_without_sentinels(key):
-    config = small_config("errors.shot_photons=1000", "errors.read_std=0.01")
+def test_a_camera_device_is_equal_without_sentinels(key):
+    """A camera (commissioned exposure, dark frames, shot and read noise, ADC) measures the
+    same frames through the server; sentinels would change its exposure and noise draws."""
+    config = small_config("system.detector.model=camera")
     local = build_experiment(config)
     with serving(config, key) as server:
-        remote = _remote(server, key, "errors.shot_photons=1000", "system.sentinels=0")
+        remote = _remote(server, key, "system.sentinels=0")
         try:
             for n in (1, 30):  # the noise stream is drawn in the same order on both
                 images = local.splits.train.images[:n]

@@ -554,6 +554,7 @@ class MeasurementServer:
         if ids is None or ids.dtype != torch.int64 or not torch.equal(ids, input_ids(rid, rows)):
             raise RequestError("bad-request", "input ids do not match the inputs sent")
 
+        frames_before = self.device.queries.total_frames
         start = time.perf_counter()
         if self.stats.first_measure is None:
             self.stats.first_measure = time.monotonic()
@@ -574,7 +575,8 @@ class MeasurementServer:
         self.stats.busy_s += elapsed
         self.stats.measures += 1
         self.stats.last_measure_end = time.monotonic()
-        device_frames = sum(f.shape[0] for f in frames.values())
+        # what the device spent, including its own frames (dark frames, re-exposures)
+        device_frames = self.device.queries.total_frames - frames_before
         self.stats.device_frames += device_frames
         frames = {p: f.detach().to("cpu").contiguous() for p, f in frames.items()}
         for p, f in frames.items():

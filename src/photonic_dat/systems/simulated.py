@@ -61,7 +61,7 @@ class SimulatedSystem(PhysicalSystem):
             detector or DetectorSpec(),
             noise_seed=noise_seed,
             device_seed=device_seed,
-            charge=self.queries.add_frames,
+            charge=self._count_frames,
         )
 
     @property
