@@ -117,14 +117,15 @@ def _print_budget(cfg) -> None:
         f"device timings ({source}): upload {timings.upload_s:g} s, frame {timings.frame_s:g} s,"
         f" readout {timings.readout_s:g} s"
     )
-    typer.echo(f"{'phase':<28}{'samples':>12}{'frames':>14}{'uploads':>10}{'device h':>12}")
+    typer.echo(f"{'phase':<28}{'samples':>12}{'frames':>14}{'uploads':>10}{'device s':>14}")
     for p in phases:
         typer.echo(
-            f"{p.name:<28}{p.samples:>12,}{p.frames:>14,}{p.uploads:>10,}{p.seconds / 3600:>12.3f}"
+            f"{p.name:<28}{p.samples:>12,}{p.frames:>14,}{p.uploads:>10,}{p.seconds:>14,.2f}"
         )
     total = sum(p.seconds for p in phases)
     frames = sum(p.frames for p in phases)
-    typer.echo(f"{'total':<28}{'':>12}{frames:>14,}{'':>10}{total / 3600:>12.3f}")
+    typer.echo(f"{'total':<28}{'':>12}{frames:>14,}{'':>10}{total:>14,.2f}")
+    typer.echo(f"estimated device time: {total / 3600:.3f} h")
     if not timings.declared:
         typer.echo("the device declares no timings: set system.timings.* to price the frames")
 
