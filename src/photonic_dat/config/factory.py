@@ -179,6 +179,7 @@ def build_remote_system(
         sentinels=s.sentinels,
         sentinel_tolerance=s.sentinel_tolerance,
         frame_retries=s.frame_retries,
+        overlap=s.overlap,
         seed=stream_seed(config.seed, "frame-checks"),
         internal_taps=s.internal_taps,
         block_access=s.block_access,

@@ -279,6 +279,9 @@ class SystemConfig(_Section):
     sentinels: int = Field(2, ge=0, le=16)
     sentinel_tolerance: float = Field(0.05, gt=0, le=1)
     frame_retries: int = Field(2, ge=0, le=10)
+    #: a remote device measures in the background while the trainer computes what does not
+    #: need the measurement (DAT's similarity forward)
+    overlap: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> SystemConfig:

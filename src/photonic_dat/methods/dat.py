@@ -176,10 +176,10 @@ class DAT(Method):
             return F.mse_loss(readout(twin), readout(measured)) / readout.temperature**2
         return similarity_loss(twin, measured)
 
-    def _similarity_update(self, fields: Tensor, measured: Measurement) -> float:
+    def _similarity_update(self, fields: Tensor, measured: Measurement, trace=None) -> float:
         if self.settings.internal_states == "separable":
             return self._separable_update(fields)
-        trace = self.corrected_run(fields)
+        trace = trace if trace is not None else self.corrected_run(fields)
         loss = self._output_similarity(trace.output, measured.output)
         for k in self.taps:
             loss = loss + state_similarity(trace.states[k], measured.taps[k])
@@ -230,8 +230,12 @@ class DAT(Method):
         return True
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
-        measured = self.system.measure(self.display_params(), fields, self.taps)
-        sim = self._similarity_update(fields, measured)
+        pending = self.system.submit(self.display_params(), fields, self.taps)
+        # the similarity forward needs no measurement: it runs while the device measures
+        separable = self.settings.internal_states == "separable"
+        trace = None if separable else self.corrected_run(fields)
+        measured = pending.result()
+        sim = self._similarity_update(fields, measured, trace)
         for _ in range(self._refit_pending):  # catch up with a drifted device: no new frames
             self._similarity_update(fields, measured)
         self._refit_pending = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +44,16 @@ class Measurement:
 
     output: Tensor
     taps: dict[int, Tensor] = field(default_factory=dict)
+
+
+class PendingMeasurement:
+    """A measurement under way (:meth:`PhysicalSystem.submit`); :meth:`result` waits for it."""
+
+    def __init__(self, result: Callable[[], Measurement]) -> None:
+        self._result = result
+
+    def result(self) -> Measurement:
+        return self._result()
 
 
 OUTPUT_PLANE = "output"
@@ -276,6 +286,15 @@ class PhysicalSystem(ABC):
             planes.update({tap_plane(k): result.taps[k] for k in taps})
             self._record(params, fields, planes, None, start, began, before)
         return result
+
+    def submit(
+        self, params: Mapping[str, Tensor], fields: Tensor, taps: Sequence[int] = ()
+    ) -> PendingMeasurement:
+        """Start :meth:`measure` and return at once, so that the trainer can compute what does
+        not need the measurement while the device measures. An in-process system measures
+        right away; a remote one measures in the background."""
+        done = self.measure(params, fields, taps)
+        return PendingMeasurement(lambda: done)
 
     def measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
         """Drive block ``index`` alone with input ``fields``; return its output intensity."""

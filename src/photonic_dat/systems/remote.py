@@ -29,7 +29,8 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from photonic_dat.systems.base import (
     OUTPUT_PLANE,
     Capabilities,
     Measurement,
+    PendingMeasurement,
     PhysicalSystem,
     block_plane,
     tap_plane,
@@ -57,7 +59,8 @@ __all__ = ["RemoteSystem"]
 log = logging.getLogger(__name__)
 
 
-def _close(ctx: zmq.Context, sock: zmq.Socket) -> None:
+def _close(ctx: zmq.Context, sock: zmq.Socket, pool: ThreadPoolExecutor) -> None:
+    pool.shutdown(wait=True)
     sock.close(linger=0)
     ctx.term()
 
@@ -76,6 +79,7 @@ class RemoteSystem(PhysicalSystem):
         sentinels: sentinel inputs interleaved in every request (0: no lag check).
         sentinel_tolerance: largest relative difference between frames of one sentinel.
         frame_retries: how many times a reply with untrustworthy frames is measured again.
+        overlap: measure in the background when a method submits a measurement (:meth:`submit`).
         seed: seeds the sentinel positions.
         internal_taps, block_access: what this trainer may use of what the device offers.
     """
@@ -92,6 +96,7 @@ class RemoteSystem(PhysicalSystem):
         sentinels: int = 2,
         sentinel_tolerance: float = 0.05,
         frame_retries: int = 2,
+        overlap: bool = True,
         seed: int = 0,
         internal_taps: bool = True,
         block_access: bool = True,
@@ -106,6 +111,7 @@ class RemoteSystem(PhysicalSystem):
         self.sentinels = sentinels
         self.sentinel_tolerance = sentinel_tolerance
         self.frame_retries = frame_retries
+        self.overlap = overlap
         self.client_name = client_name or f"{_user()}@{socket.gethostname()}:{os.getpid()}"
         self._twin = twin
         self._encoder = twin.encoder
@@ -133,7 +139,9 @@ class RemoteSystem(PhysicalSystem):
         self._socket = self._ctx.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.connect(address)
-        self._finalizer = weakref.finalize(self, _close, self._ctx, self._socket)
+        # one worker: requests stay in order, and only one thread uses the socket at a time
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdat-remote")
+        self._finalizer = weakref.finalize(self, _close, self._ctx, self._socket, self._pool)
         try:
             info = self._hello()
         except BaseException:
@@ -176,6 +184,17 @@ class RemoteSystem(PhysicalSystem):
         return Measurement(
             output=frames[OUTPUT_PLANE], taps={k: frames[tap_plane(k)] for k in taps}
         )
+
+    def submit(
+        self, params: Mapping[str, Tensor], fields: Tensor, taps: Sequence[int] = ()
+    ) -> PendingMeasurement:
+        """Measure in a background thread while the trainer computes; ``result()`` waits for
+        it (and raises what the measurement raised). Nothing else may use this system before."""
+        if not self.overlap:
+            return super().submit(params, fields, taps)
+        self.check_taps(taps)
+        future = self._pool.submit(self.measure, params, fields, taps)
+        return PendingMeasurement(future.result)
 
     def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
         plane = block_plane(index)
