@@ -76,3 +76,17 @@ def test_reference_pattern_shows_drift_and_dat_refits():
     refits = [r for r in records if r["refit"]]
     assert refits and all(r["samples"] > 300 for r in refits)
     assert drifting.result["device_session"]["drift"]["now"]["fraction"] == 1.0
+
+
+def test_the_test_split_is_measured_again_after_drift(tmp_path):
+    from photonic_dat.training.run import evaluate_run, train_run
+
+    result = train_run(small_config("method=pat", "train.epochs=1"), tmp_path / "run")
+    steady = evaluate_run(tmp_path / "run")
+    assert steady["test_accuracy_physical"] == result["test_accuracy_physical"]
+    drifted = evaluate_run(
+        tmp_path / "run", ["system.drift.phase_std=0.5", "system.drift.power=-0.5"]
+    )
+    assert drifted["test_accuracy_physical"] != steady["test_accuracy_physical"]
+    assert drifted["test_accuracy_twin"] == steady["test_accuracy_twin"]
+    assert drifted["overrides"] == ["system.drift.phase_std=0.5", "system.drift.power=-0.5"]

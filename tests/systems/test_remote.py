@@ -203,3 +203,52 @@ def test_server_logs_what_it_refuses(key, caplog):
         ):
             _remote(server, other)
         assert any("unauthenticated" in r.getMessage() for r in caplog.records)
+
+
+def test_a_different_device_after_a_restart_stops_the_run(key):
+    from photonic_dat.config.serving import served_device
+    from photonic_dat.systems.faults import FaultPlan
+    from photonic_dat.systems.keys import load_key
+    from photonic_dat.systems.server import MeasurementServer
+
+    config = small_config()
+    served = served_device(config)
+    makes = iter([served.make, served_device(small_config("errors.seed=7")).make])
+    served.make = lambda: next(makes)()
+    server = MeasurementServer(
+        served, key=load_key(key), address="tcp://127.0.0.1:*", faults=FaultPlan.parse("restart@1")
+    )
+    server.start()
+    try:
+        exp = _remote(server, key)
+        x = exp.method.encode(exp.splits.train.images[:4])
+        with pytest.raises(DeviceError, match="different one"):
+            exp.system.measure(exp.method.display_params(), x)
+        exp.system.close()
+    finally:
+        server.stop()
+
+
+def test_a_diffractive_device_through_the_server(key):
+    """Fields of n x n pixels and block-level access travel too (DAT separable mode)."""
+    from tests.config.test_dpnn_family import TINY
+
+    config = small_config(*TINY, "errors.shift_std=2e-6", "dat.internal_states=separable")
+    local = build_experiment(config)
+    with serving(config, key) as server:
+        remote = build_experiment(
+            small_config(*TINY, *remote_overrides(server, key), "dat.internal_states=separable")
+        )
+        try:
+            images = local.splits.train.images[:5]
+            params = local.method.display_params()
+            taps = local.method.twin.internal_taps
+            a = local.system.measure(params, local.method.encode(images), taps)
+            b = remote.system.measure(params, remote.method.encode(images), taps)
+            assert torch.equal(a.output, b.output) and a.output.shape[1:] == (24, 24)
+            assert all(torch.equal(a.taps[k], b.taps[k]) for k in taps)
+            x, y = remote.method.encode(images), local.splits.train.labels[:5]
+            remote.method.step(x, y)  # separable: measure_block through the server
+            assert remote.system.queries.block_samples == 5 * len(remote.method.sepns)
+        finally:
+            remote.system.close()

@@ -303,9 +303,10 @@ class RemoteSystem(PhysicalSystem):
                 tries += 1
                 self._stats["timeouts"] += 1
                 if tries > self.retries:
+                    hint = " (is `photonic-dat serve` running there?)" if op == "hello" else ""
                     raise DeviceError(
                         f"the measurement server at {self.address} did not answer request "
-                        f"{rid} ({op}) after {tries} tries of {timeout:.1f} s"
+                        f"{rid} ({op}) after {tries} tries of {timeout:.1f} s{hint}"
                     )
                 log.warning("request %s: no reply in %.1f s, sending it again", rid, timeout)
                 continue

@@ -507,6 +507,7 @@ class MeasurementServer:
         else:
             reply, out = self._measure(session, rid, header, tensors, faults)
             session.cached = (rid, reply, out)
+        session.last_seen = time.monotonic()  # a long measurement does not eat the lease
         if "delay" in faults:
             time.sleep(float(faults["delay"] or 0))
         if "restart" in faults:
