@@ -17,6 +17,7 @@ TIMINGS = ("system.timings.upload_s=0.02", "system.timings.frame_s=0.01")
         ("dat.internal_states=none",),
         ("dat.internal_states=unitary", "train.reference_every=4"),
         ("dat.internal_states=separable",),
+        ("method=pat", "train.measure_test=false"),
     ],
 )
 def test_dry_run_counts_the_frames_a_run_measures(method):
@@ -47,3 +48,14 @@ def test_dry_run_of_a_remote_run_counts_sentinels_and_asks_the_device(tmp_path):
         report = exp.system.report()["remote"]
         exp.system.close()
     assert sum(p.frames for p in phases) == report["device_frames"]
+
+
+def test_dry_run_counts_calibration_probes_approximately():
+    config = small_config(*TIMINGS, "method=calibration", "calibration.frames=600")
+    phases, _, _ = plan_run(config)
+    assert phases[0].name.startswith("calibration") and phases[0].frames == 600
+    assert not any(p.name == "training" for p in phases)
+    exp = build_experiment(config)
+    result = fit(exp).result
+    probes = result["calibration"]["probe_frames"]
+    assert abs(probes - 600) <= 0.1 * 600

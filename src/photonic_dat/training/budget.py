@@ -59,6 +59,7 @@ def estimate_device_time(
     t = config.train
     epochs, steps = t.epochs, math.ceil(n_train / t.batch_size)
     uses_system = config.method != "insilico"
+    trains_on_system = uses_system and config.method != "calibration"
     mode = config.dat.internal_states if config.method == "dat" else "none"
     planes = 1 + (len(taps) if mode in ("unitary", "separable") else 0)
 
@@ -66,7 +67,16 @@ def estimate_device_time(
         return math.ceil(n / size) if n else 0
 
     phases = []
-    if uses_system:
+    c = config.calibration
+    if config.method == "calibration" or (c.enabled and trains_on_system):
+        # the probe budget (photonic_dat.calibration.fit): about c.frames over all planes
+        probe_planes = 1 + len(taps)
+        frames = c.frames or epochs * n_train * probe_planes
+        rounds = math.ceil(frames / probe_planes / c.batch_size)
+        phases.append(
+            _phase("calibration probes (approx.)", frames // probe_planes, frames, rounds, timings)
+        )
+    if trains_on_system:
         frames = epochs * (n_train * planes + steps * sentinels * planes)
         block_samples = epochs * n_train * sepn_blocks if mode == "separable" else 0
         block_frames = block_samples + epochs * steps * sepn_blocks * sentinels * (
@@ -81,6 +91,7 @@ def estimate_device_time(
                 timings,
             )
         )
+    if uses_system:
         val_requests = batches(n_val, t.eval_batch_size)
         phases.append(
             _phase(
@@ -91,10 +102,11 @@ def estimate_device_time(
                 timings,
             )
         )
+    n_test = n_test if t.measure_test else 0
     final_requests = batches(n_val, t.eval_batch_size) + batches(n_test, t.eval_batch_size)
     phases.append(
         _phase(
-            "final (validation + test)",
+            "final (validation + test)" if n_test else "final (validation)",
             n_val + n_test,
             n_val + n_test + final_requests * sentinels,
             1,
