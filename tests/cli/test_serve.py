@@ -113,3 +113,12 @@ def test_dry_run_prints_device_hours():
     # 1 epoch of 200 samples at 2 planes in 7 batches of 32, 50 validation, 50 + 100 final
     # frames at 10 ms; 7 + 1 + 1 uploads at 20 ms
     assert total.split()[1:] == ["600", "6.18"]
+
+
+def test_no_server_is_one_line_and_exit_status_1(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    args = [*SMALL, "system.kind=remote", f"system.address={address}", "system.timeout_s=0.2"]
+    result = runner.invoke(app, ["train", *_sets(*args, "system.retries=1")])
+    assert result.exit_code == 1, result.output
+    assert "did not answer" in result.output and "photonic-dat serve" in result.output
