@@ -53,12 +53,13 @@ def test_reference_pattern_shows_drift_and_dat_refits():
         "dat.internal_states=unitary",
         "train.reference_every=2",
         "train.reference_samples=4",
-        "dat.refit_threshold=0.02",
+        "train.drift_threshold=0.02",
         "dat.refit_steps=5",
     )
     steady = fit(build_experiment(small_config(*common)))
-    assert all(r["change"] == 0 and not r["refit"] for r in steady.reference)
+    assert all(r["change"] == 0 and not r["drift"] for r in steady.reference)
     assert steady.result["reference_measurements"] == len(steady.reference) == 8
+    assert steady.result["selection_restarts"] == 0
     drifting = fit(
         build_experiment(
             small_config(
@@ -74,8 +75,12 @@ def test_reference_pattern_shows_drift_and_dat_refits():
     assert records[0]["power"] == 1.0
     assert records[-1]["power"] < 0.9 and records[-1]["change_from_start"] > 0.02
     refits = [r for r in records if r["refit"]]
-    assert refits and all(r["samples"] > 300 for r in refits)
+    assert refits and all(r["drift"] and r["samples"] > 300 for r in refits)
     assert drifting.result["device_session"]["drift"]["now"]["fraction"] == 1.0
+    # selection started again after the drift: the selected epoch is one measured after it
+    assert drifting.result["selection_restarts"] >= 1
+    restarted = [h["epoch"] for h in drifting.history if h.get("selection_restarted")]
+    assert drifting.best_epoch >= restarted[-1]
 
 
 def test_the_test_split_is_measured_again_after_drift(tmp_path):
@@ -90,3 +95,20 @@ def test_the_test_split_is_measured_again_after_drift(tmp_path):
     assert drifted["test_accuracy_physical"] != steady["test_accuracy_physical"]
     assert drifted["test_accuracy_twin"] == steady["test_accuracy_twin"]
     assert drifted["overrides"] == ["system.drift.phase_std=0.5", "system.drift.power=-0.5"]
+
+
+def test_a_drifting_camera_device_continues_from_its_checkpoint_state():
+    overrides = (
+        "system.detector.model=camera",
+        "system.drift.phase_std=0.2",
+        "system.drift.onset=10",
+        "system.drift.duration=40",
+    )
+    a, b = build_experiment(small_config(*overrides)), build_experiment(small_config(*overrides))
+    x = a.method.encode(a.splits.train.images[:20])
+    params = a.method.display_params()
+    a.system.measure(params, x)
+    tensors, meta = a.system.checkpoint_state()
+    b.system.restore_checkpoint_state(tensors, meta)  # the drift clock and the camera's noise
+    assert b.system.state() == a.system.state()
+    assert torch.equal(a.system.measure(params, x).output, b.system.measure(params, x).output)

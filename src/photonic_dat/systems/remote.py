@@ -120,7 +120,7 @@ class RemoteSystem(PhysicalSystem):
             "image_shape": list(self.image_shape),
         }
         self._generator = torch.Generator().manual_seed(int(seed))
-        self._inputs: dict[int, tuple[weakref.ref, Tensor]] = {}
+        self._encoded: dict[int, tuple[weakref.ref, Tensor]] = {}
         self._session: str | None = None
         self._seq = 0
         self._requests = 0
@@ -165,13 +165,13 @@ class RemoteSystem(PhysicalSystem):
 
     # -- the trainer's side of PhysicalSystem -------------------------------------------------
     def register_inputs(self, fields: Tensor, images: Tensor) -> None:
-        for key in [k for k, (ref, _) in self._inputs.items() if ref() is None]:
-            del self._inputs[key]
+        for key in [k for k, (ref, _) in self._encoded.items() if ref() is None]:
+            del self._encoded[key]
         if tuple(images.shape[1:]) == self.image_shape and images.shape[0] == fields.shape[0]:
-            self._inputs[id(fields)] = (weakref.ref(fields), images)
+            self._encoded[id(fields)] = (weakref.ref(fields), images)
 
     def _images_of(self, fields: Tensor) -> Tensor | None:
-        entry = self._inputs.get(id(fields))
+        entry = self._encoded.get(id(fields))
         return entry[1] if entry is not None and entry[0]() is fields else None
 
     def _measure(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from torch import Tensor
 
@@ -29,6 +30,26 @@ class DeviceWrapper(PhysicalSystem):
 
     def save_device(self, directory) -> None:
         self.inner.save_device(directory)
+
+    @property
+    def exposure_unit(self) -> str:  # type: ignore[override]
+        return self.inner.exposure_unit
+
+    def exposure(self, plane: str) -> float | None:
+        return self.inner.exposure(plane)
+
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """This wrapper's counters and the wrapped system's whole state (``inner/``)."""
+        tensors, meta = super().checkpoint_state()
+        inner_tensors, inner_meta = self.inner.checkpoint_state()
+        tensors.update({f"inner/{k}": v for k, v in inner_tensors.items()})
+        return tensors, {**meta, "inner": inner_meta}
+
+    def restore_checkpoint_state(self, tensors: Mapping[str, Tensor], meta: Mapping) -> None:
+        own = {k: v for k, v in tensors.items() if not k.startswith("inner/")}
+        inner = {k.removeprefix("inner/"): v for k, v in tensors.items() if k.startswith("inner/")}
+        super().restore_checkpoint_state(own, meta)
+        self.inner.restore_checkpoint_state(inner, meta["inner"])
 
     def close(self) -> None:
         self.inner.close()
