@@ -164,6 +164,9 @@ class RemoteSystem(PhysicalSystem):
         self.identity = info["identity"]
 
     # -- the trainer's side of PhysicalSystem -------------------------------------------------
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"frame-checks": self._generator}  # sentinel positions, resumed with the run
+
     def register_inputs(self, fields: Tensor, images: Tensor) -> None:
         for key in [k for k, (ref, _) in self._encoded.items() if ref() is None]:
             del self._encoded[key]
