@@ -46,12 +46,14 @@ def test_honest_frames_pass_and_every_injected_fault_is_caught():
         assert problem is not None, kind
 
 
-def test_a_lag_is_caught_even_with_noise_and_ids_intact():
+@pytest.mark.parametrize("noise", [0.01, 0.08])
+def test_a_lag_is_caught_even_with_noise_and_ids_intact(noise):
+    """Noise above the tolerance passes (distinct inputs differ by more), a lag does not."""
     for seed in range(20):
         rows, plan, composite, ids = _request(n=40, seed=seed)
         g = torch.Generator().manual_seed(100 + seed)
         clean = _device(composite)
-        noisy = clean * (1 + 0.01 * torch.randn(clean.shape, generator=g))
+        noisy = clean * (1 + noise * torch.randn(clean.shape, generator=g))
         assert check_frames({"output": noisy}, ids, ids, plan, tolerance=0.05) is None
         lagged = torch.cat([noisy[:1], noisy[:-1]])
         problem = check_frames({"output": lagged}, ids, ids, plan, tolerance=0.05)

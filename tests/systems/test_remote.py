@@ -254,3 +254,24 @@ def test_a_diffractive_device_through_the_server(key):
             assert remote.system.queries.block_samples == 5 * len(remote.method.sepns)
         finally:
             remote.system.close()
+
+
+def test_real_states_of_a_noisy_crossbar_through_the_server(key):
+    """Real-valued states travel too, and a detector noisier than the sentinel tolerance
+    passes the lag check (its repeated frames still agree better than distinct inputs)."""
+    from photonic_dat.config.loading import load_config
+
+    base = ["data.train_samples=100", "data.val_samples=20", "data.test_samples=20"]
+    base += ["train.progress=false", "dat.internal_states=separable"]
+    config = load_config("crossbar-digits", base)
+    with serving(config, key) as server:
+        exp = build_experiment(
+            load_config("crossbar-digits", [*base, *remote_overrides(server, key)])
+        )
+        try:
+            x, y = exp.method.encode(exp.splits.train.images[:6]), exp.splits.train.labels[:6]
+            exp.method.step(x, y)  # measure + block-level measurements of real states
+            assert exp.system.queries.block_samples == 6 * len(exp.method.sepns)
+            assert exp.system.report()["remote"]["remeasured"] == 0
+        finally:
+            exp.system.close()

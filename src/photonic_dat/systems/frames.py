@@ -9,9 +9,11 @@ off-by-one) still returns the right ids, because its driver does not know. Senti
 it: the same sentinel input is placed at ``count`` random positions of each request, never next
 to each other. Measured twice with the same parameters, a sentinel gives the same frame (up
 to detector noise), while the inputs next to it give other frames. If the frames at the
-sentinel positions disagree (relative difference above ``tolerance``), or the frames at the
-positions shifted by ``s`` agree better than at the positions themselves, the reply is lagged
-by ``s`` and is not trusted.
+positions shifted by ``s`` agree better than at the sentinel positions themselves, the reply
+is lagged by ``s``; if the sentinel frames disagree by more than ``tolerance`` (relative) and
+by more than half as much as a sentinel frame differs from its neighbours, they do not come
+from one input. Either way the reply is not trusted. (The comparison with the neighbours
+lets a noisy detector pass: its repeated frames differ by the noise, distinct inputs by more.)
 """
 
 from __future__ import annotations
@@ -104,6 +106,14 @@ def _relative_distance(a: Tensor, b: Tensor) -> float:
     return float((a - b).norm() / scale) if scale > 0 else 0.0
 
 
+def _neighbour_distance(frames: Tensor, positions: tuple[int, ...]) -> float:
+    """Mean relative distance between each sentinel frame and the frames next to it."""
+    pairs = [(p, q) for p in positions for q in (p - 1, p + 1) if 0 <= q < frames.shape[0]]
+    if not pairs:
+        return float("inf")
+    return sum(_relative_distance(frames[p], frames[q]) for p, q in pairs) / len(pairs)
+
+
 def _sentinel_mismatch(frames: Tensor, positions: tuple[int, ...], shift: int) -> float:
     """Mean relative distance between the frames at sentinel positions moved by ``shift``."""
     moved = [p + shift for p in positions if 0 <= p + shift < frames.shape[0]]
@@ -130,7 +140,8 @@ def check_frames(
         ids: the input id the device reports for every frame, ``(total,)``.
         sent_ids: the ids of the rows sent, ``(total,)``.
         plan: the sentinel positions of the request.
-        tolerance: largest relative difference between two frames of the same sentinel.
+        tolerance: relative difference between two frames of the same sentinel accepted in
+            any case (above it, only if much smaller than between distinct inputs).
         full_scale: the detector's full-scale reading (saturation), if known.
         max_shift: the largest frame lag looked for, in rows.
     """
@@ -162,7 +173,8 @@ def check_frames(
                 if s != 0
             }
             best = min(shifted, key=shifted.get)
-            if shifted[best] < same or same > tolerance:
+            apart = same > tolerance and same > 0.5 * _neighbour_distance(f, plan.sentinels)
+            if shifted[best] < same or apart:
                 lag = f" (best match {best:+d} frames off)" if shifted[best] < same else ""
                 return (
                     f"plane {plane}: sentinel frames differ by {same:.3g} (tolerance "

@@ -41,7 +41,7 @@ from photonic_dat.models.pnn import PNN
 from photonic_dat.systems import wire
 from photonic_dat.systems.base import OUTPUT_PLANE, PhysicalSystem, block_plane, tap_plane
 from photonic_dat.systems.faults import FRAME_FAULTS, FaultPlan, apply_frame_fault
-from photonic_dat.systems.frames import input_ids
+from photonic_dat.systems.frames import input_ids, sentinel_image
 from photonic_dat.systems.wrappers import describe_chain
 
 __all__ = ["MeasurementServer", "ServedDevice", "device_identity"]
@@ -199,11 +199,14 @@ class MeasurementServer:
         self._start_device()
 
     # -- device state -------------------------------------------------------------------------
-    def _block_input_shapes(self) -> list[tuple[int, ...]]:
-        probe = torch.zeros(1, *self.served.image_shape)
+    def _block_input_shapes(self) -> list[tuple[tuple[int, ...], bool]]:
+        """(shape, complex?) of one sample's state entering each block (the twin's probe)."""
+        twin = self.served.twin
         with torch.no_grad():
-            first = tuple(self.served.twin.encoder(probe).shape[1:])
-        return [first] + [tuple(b.field_shape) for b in self.served.twin.blocks[:-1]]
+            first = twin.encoder(sentinel_image(self.served.image_shape)[None])
+        states = twin.probe(first)
+        inputs = [first] + [states[k] for k in range(len(twin.blocks) - 1)]
+        return [(tuple(t.shape[1:]), t.is_complex()) for t in inputs]
 
     def _start_device(self) -> None:
         self.device = self.served.make()
@@ -233,7 +236,7 @@ class MeasurementServer:
             "full_scale": self.full_scale,
             "identity": self.identity,
             "image_shape": list(self.served.image_shape),
-            "input_shape": list(self._block_inputs[0]),
+            "input_shape": list(self._block_inputs[0][0]),
             "limits": {
                 "max_request_bytes": self.max_request_bytes,
                 "max_batch": self.max_batch,
@@ -468,6 +471,15 @@ class MeasurementServer:
             raise RequestError("unknown-params", "parameters not uploaded (send them again)")
         return session.params
 
+    def _states(self, tensors: dict[str, Tensor], block: int) -> Tensor:
+        """The input states sent to drive ``block`` (the whole system from block 0)."""
+        shape, is_complex = self._block_inputs[block]
+        rows = self._rows(tensors, shape, "fields")
+        if rows.is_complex() != is_complex or rows.dtype in (torch.int64, torch.uint8):
+            kind = "complex fields" if is_complex else "real floating-point states"
+            raise RequestError("bad-request", f"block {block} takes {kind}, got {rows.dtype}")
+        return rows
+
     def _rows(self, tensors: dict[str, Tensor], expected: tuple[int, ...], kind: str) -> Tensor:
         rows = tensors.get(kind)
         if rows is None:
@@ -536,21 +548,17 @@ class MeasurementServer:
                     f"this device cannot measure internal states after blocks "
                     f"{sorted(set(taps) - set(offered))}; it offers taps {list(offered)}",
                 )
-            if "images" in tensors:
-                rows = self._images(tensors["images"])
-            else:
-                rows = self._rows(tensors, self._block_inputs[0], "fields")
+            rows = self._images(tensors["images"]) if "images" in tensors else None
+            rows = rows if rows is not None else self._states(tensors, 0)
         elif op == "measure_block":
             block = _int(header, "block")
             if not 0 <= block < len(self._block_inputs):
                 raise RequestError("out-of-range", f"block {block} does not exist")
             if not self.device.capabilities.block_access:
                 raise RequestError("capability", "this device has no block-level access")
-            rows = self._rows(tensors, self._block_inputs[block], "fields")
+            rows = self._states(tensors, block)
         else:  # pragma: no cover - dispatch only sends these two
             raise RequestError("bad-request", f"unknown operation {op!r}")
-        if not rows.is_complex() and "fields" in tensors:
-            raise RequestError("bad-request", "fields must be complex")
         ids = tensors.get("ids")
         if ids is None or ids.dtype != torch.int64 or not torch.equal(ids, input_ids(rid, rows)):
             raise RequestError("bad-request", "input ids do not match the inputs sent")
@@ -562,7 +570,7 @@ class MeasurementServer:
         try:
             with torch.no_grad():
                 if op == "measure":
-                    fields = self.served.twin.encoder(rows) if not rows.is_complex() else rows
+                    fields = self.served.twin.encoder(rows) if "images" in tensors else rows
                     m = self.device.measure(params, fields, tuple(taps))
                     frames = {OUTPUT_PLANE: m.output, **{tap_plane(k): m.taps[k] for k in taps}}
                 else:
