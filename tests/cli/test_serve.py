@@ -119,6 +119,7 @@ def test_no_server_is_one_line_and_exit_status_1(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     address = f"tcp://127.0.0.1:{_free_port()}"
     args = [*SMALL, "system.kind=remote", f"system.address={address}", "system.timeout_s=0.2"]
-    result = runner.invoke(app, ["train", *_sets(*args, "system.retries=1")])
+    out = ["--out", str(tmp_path / "r")]
+    result = runner.invoke(app, ["train", *_sets(*args, "system.retries=1"), *out])
     assert result.exit_code == 1, result.output
     assert "did not answer" in result.output and "photonic-dat serve" in result.output
