@@ -35,7 +35,7 @@ from photonic_dat.errors.crossbar import CrossbarErrorSpec
 from photonic_dat.exceptions import UsageError
 from photonic_dat.models.crossbar import CrossbarLayer
 from photonic_dat.models.pnn import PNN
-from photonic_dat.systems.base import Capabilities, Measurement, PhysicalSystem
+from photonic_dat.systems.base import Capabilities, LayerwiseSystem
 
 __all__ = ["AihwkitCrossbar", "aihwkit_rpu_config"]
 
@@ -76,7 +76,7 @@ def aihwkit_rpu_config(spec: CrossbarErrorSpec):
     return rpu
 
 
-class AihwkitCrossbar(PhysicalSystem):
+class AihwkitCrossbar(LayerwiseSystem):
     """The twin's crossbar layers on aihwkit analog tiles (see the module docstring)."""
 
     def __init__(
@@ -132,21 +132,3 @@ class AihwkitCrossbar(PhysicalSystem):
             return self._model.blocks[k](x)
         with self._device_random():
             return self._tiles[k](x)
-
-    @torch.no_grad()
-    def _measure(
-        self, params: Mapping[str, Tensor], fields: Tensor, taps: tuple[int, ...]
-    ) -> Measurement:
-        self._program(params)
-        x = fields
-        states = {}
-        for k in range(len(self._model.blocks)):
-            x = self._layer(k, x)
-            if k in taps:
-                states[k] = x
-        return Measurement(output=x, taps=states)
-
-    @torch.no_grad()
-    def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
-        self._program(params)
-        return self._layer(index, fields)

@@ -320,3 +320,35 @@ class PhysicalSystem(ABC):
 
     def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
         raise CapabilityError("block-level measurement is not implemented by this system")
+
+
+class LayerwiseSystem(PhysicalSystem):
+    """A system measured layer by layer: subclasses provide ``_model`` (a PNN whose blocks
+    are the layers), ``_program(params)`` (write the parameters to the hardware) and
+    ``_layer(k, x)`` (one analog layer as the hardware computes it). The crossbars are."""
+
+    _model: Any
+
+    def _program(self, params: Mapping[str, Tensor]) -> None:
+        raise NotImplementedError
+
+    def _layer(self, k: int, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def _measure(
+        self, params: Mapping[str, Tensor], fields: Tensor, taps: tuple[int, ...]
+    ) -> Measurement:
+        self._program(params)
+        x = fields
+        states = {}
+        for k in range(len(self._model.blocks)):
+            x = self._layer(k, x)
+            if k in taps:
+                states[k] = x
+        return Measurement(output=x, taps=states)
+
+    @torch.no_grad()
+    def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
+        self._program(params)
+        return self._layer(index, fields)

@@ -27,12 +27,12 @@ from photonic_dat.errors.realisation import ErrorRealisation
 from photonic_dat.exceptions import UsageError
 from photonic_dat.models.crossbar import CrossbarLayer
 from photonic_dat.models.pnn import PNN
-from photonic_dat.systems.base import Capabilities, Measurement, PhysicalSystem
+from photonic_dat.systems.base import Capabilities, LayerwiseSystem
 
 __all__ = ["SimulatedCrossbar"]
 
 
-class SimulatedCrossbar(PhysicalSystem):
+class SimulatedCrossbar(LayerwiseSystem):
     """A crossbar MLP device with a hidden error realisation (``CrossbarLayer.draw_errors``).
 
     Args:
@@ -119,21 +119,3 @@ class SimulatedCrossbar(PhysicalSystem):
             tile_rows=s.tile_rows,
             generator=self._generator,
         )
-
-    @torch.no_grad()
-    def _measure(
-        self, params: Mapping[str, Tensor], fields: Tensor, taps: tuple[int, ...]
-    ) -> Measurement:
-        self._program(params)
-        x = fields
-        states = {}
-        for k in range(len(self._model.blocks)):
-            x = self._layer(k, x)
-            if k in taps:
-                states[k] = x
-        return Measurement(output=x, taps=states)
-
-    @torch.no_grad()
-    def _measure_block(self, index: int, params: Mapping[str, Tensor], fields: Tensor) -> Tensor:
-        self._program(params)
-        return self._layer(index, fields)
