@@ -82,3 +82,22 @@ def test_readout_ports_only_and_reference_output_similarity():
             readout(intensity(twin)) / 10, readout(measured.output) / 10
         )
     assert torch.allclose(loss, expected)
+
+
+def test_a_step_reusing_the_twin_matrices_equals_one_rebuilding_them(monkeypatch):
+    import contextlib
+
+    from photonic_dat.models.pnn import PNN
+
+    def run_steps():
+        exp = build_experiment(small_config("method=dat", "dat.internal_states=unitary"))
+        x, y = batch(exp, 50)
+        metrics = [exp.method.step(x, y) for _ in range(3)]
+        return metrics, [p.detach().clone() for p in exp.method.optical_params]
+
+    reused = run_steps()
+    monkeypatch.setattr(PNN, "reusing_ideal_physics", lambda self: contextlib.nullcontext())
+    rebuilt = run_steps()
+    assert reused[0] == rebuilt[0]
+    for a, b in zip(reused[1], rebuilt[1], strict=True):
+        assert torch.equal(a, b)

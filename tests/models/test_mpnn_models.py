@@ -52,3 +52,19 @@ def test_field_sepn_reshapes_ports_to_a_square_and_starts_at_zero(gen):
     out = sepn(y)
     assert out.shape == (3, 16)
     assert torch.count_nonzero(out) == 0  # identity residual before any training
+
+
+def test_mesh_keeps_its_ideal_matrix_only_while_reuse_is_on_and_parameters_unchanged():
+    pnn = build_mpnn(small_config())
+    mesh = pnn.blocks[0]
+    assert mesh.transfer_matrix() is not mesh.transfer_matrix()  # off: built every time
+    with pnn.reusing_ideal_physics():
+        first = mesh.transfer_matrix()
+        assert first.requires_grad and mesh.transfer_matrix() is first
+        with torch.no_grad():
+            assert torch.equal(mesh.transfer_matrix(), first.detach())
+        with torch.no_grad():
+            mesh.theta.add_(0.1)  # an optimiser step changes the parameters in place
+        second = mesh.transfer_matrix()
+        assert second is not first and not torch.equal(second, first)
+    assert mesh._kept is None

@@ -230,20 +230,23 @@ class DAT(Method):
         return True
 
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
-        pending = self.system.submit(self.display_params(), fields, self.taps)
-        # the similarity forward needs no measurement: it runs while the device measures
-        separable = self.settings.internal_states == "separable"
-        trace = None if separable else self.corrected_run(fields)
-        measured = pending.result()
-        sim = self._similarity_update(fields, measured, trace)
-        for _ in range(self._refit_pending):  # catch up with a drifted device: no new frames
-            self._similarity_update(fields, measured)
-        self._refit_pending = 0
-        through = self.settings.sepn_gradient == "through"
-        trace = self.corrected_run(fields, self.current_weight, measured, through)
-        twin_scores = self.twin.readout(observe(trace.output))
-        scores = measured_forward(twin_scores, self.twin.readout(measured.output))
-        loss = self.task_update(scores, labels)
+        # the optical parameters stay fixed until the task update: both twin passes share
+        # each block's physics (a mesh's transfer matrix is built once per step)
+        with self.twin.reusing_ideal_physics():
+            pending = self.system.submit(self.display_params(), fields, self.taps)
+            # the similarity forward needs no measurement: it runs while the device measures
+            separable = self.settings.internal_states == "separable"
+            trace = None if separable else self.corrected_run(fields)
+            measured = pending.result()
+            sim = self._similarity_update(fields, measured, trace)
+            for _ in range(self._refit_pending):  # catch up with a drifted device: no new frames
+                self._similarity_update(fields, measured)
+            self._refit_pending = 0
+            through = self.settings.sepn_gradient == "through"
+            trace = self.corrected_run(fields, self.current_weight, measured, through)
+            twin_scores = self.twin.readout(observe(trace.output))
+            scores = measured_forward(twin_scores, self.twin.readout(measured.output))
+            loss = self.task_update(scores, labels)
         n = len(labels)
         return {
             "task_loss": loss * n,

@@ -51,6 +51,24 @@ class MeshBlock(Block):
         self.theta = nn.Parameter(theta)
         self.phi = nn.Parameter(phi)
         self.phi_in = nn.Parameter(torch.rand(ports, generator=generator) * two_pi)
+        #: ideal transfer matrices kept by :meth:`reuse_ideal`: key -> matrix
+        self._kept: dict[tuple, Tensor] | None = None
+
+    def reuse_ideal(self, enabled: bool) -> None:
+        self._kept = {} if enabled else None
+
+    def _ideal_transfer(self) -> Tensor:
+        """The ideal transfer matrix, kept while :meth:`reuse_ideal` is on and the parameters
+        are unchanged (their version counters: an optimiser step changes them in place)."""
+        if self._kept is None:
+            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
+        versions = tuple(p._version for p in (self.theta, self.phi, self.phi_in))
+        kept = self._kept.get(versions)
+        needs_graph = torch.is_grad_enabled() and self.theta.requires_grad
+        if kept is None or (needs_graph and not kept.requires_grad):
+            kept = mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
+            self._kept = {versions: kept}
+        return kept if torch.is_grad_enabled() else kept.detach()
 
     @property
     def ports(self) -> int:
@@ -63,7 +81,7 @@ class MeshBlock(Block):
     def transfer_matrix(self, errors: BlockErrors | None = None) -> Tensor:
         """The mesh's ``N x N`` transfer matrix, ideal or with this device's errors."""
         if not errors:
-            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
+            return self._ideal_transfer()
         theta, phi, phi_in = wrap_phase(self.theta), wrap_phase(self.phi), wrap_phase(self.phi_in)
         kappa = errors.get("crosstalk")
         if kappa is not None:

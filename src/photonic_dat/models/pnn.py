@@ -9,7 +9,8 @@ states* that DAT w/ IS reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -110,6 +111,19 @@ class PNN(nn.Module):
         """The parameters displayed on the hardware (phase masks, phase shifter settings,
         crossbar weights), named ``blocks.<k>.<name>``."""
         return {f"blocks.{name}": p for name, p in self.blocks.named_parameters()}
+
+    @contextlib.contextmanager
+    def reusing_ideal_physics(self) -> Iterator[None]:
+        """Within the block, blocks keep their ideal physics between passes while their
+        parameters are unchanged: a method that runs the twin several times per step before
+        updating it (DAT's similarity and task passes) builds each mesh matrix once."""
+        for block in self.blocks:
+            block.reuse_ideal(True)
+        try:
+            yield
+        finally:
+            for block in self.blocks:
+                block.reuse_ideal(False)
 
     def run(
         self,

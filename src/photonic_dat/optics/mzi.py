@@ -12,9 +12,10 @@ Conventions (all phases in radians):
   ``p + 1``; slots with ``p + 1 >= N`` are empty (masked). An input phase layer
   ``diag(exp(i phi_in))`` acts before the first layer.
 
-The mesh transfer matrix is built once per parameter update as one dense ``N x N`` matrix per
-layer and a log-depth tree of batched matrix products, so a batch of fields is then propagated
-by a single matrix product.
+The mesh transfer matrix is built once per parameter update: groups of layers are swept over
+the identity (2x2 blocks on row pairs, :mod:`photonic_dat.optics.mesh_sweep`) and the group
+products multiplied by a log-depth tree, so a batch of fields is then propagated by a single
+matrix product.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from functools import lru_cache
 
 import torch
 from torch import Tensor
+
+from photonic_dat.optics.mesh_sweep import group_products
 
 
 def beamsplitter(split_error: Tensor) -> Tensor:
@@ -116,45 +119,6 @@ def _slot_mask(ports: int, layers: int) -> Tensor:
     return 2 * slot + (layer % 2) + 1 < ports
 
 
-@lru_cache(maxsize=32)
-def _scatter_indices(ports: int, layers: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Flat indices into ``(L, N, N)`` for the 4 entries of every used slot and for the
-    pass-through diagonal of unused ports, plus the flat slot index of each used slot."""
-    mask = _slot_mask(ports, layers)
-    layer_idx, slot_idx = torch.nonzero(mask, as_tuple=True)
-    top = 2 * slot_idx + (layer_idx % 2)
-    bottom = top + 1
-    base = layer_idx * ports * ports
-    entries = torch.stack(
-        [
-            base + top * ports + top,
-            base + top * ports + bottom,
-            base + bottom * ports + top,
-            base + bottom * ports + bottom,
-        ]
-    )
-    used = torch.zeros(layers, ports, dtype=torch.bool)
-    used[layer_idx, top] = True
-    used[layer_idx, bottom] = True
-    free_layer, free_port = torch.nonzero(~used, as_tuple=True)
-    passthrough = free_layer * ports * ports + free_port * ports + free_port
-    slot_flat = layer_idx * (ports // 2) + slot_idx
-    return entries, passthrough, slot_flat
-
-
-def layer_matrices(
-    layout: MeshLayout, t00: Tensor, t01: Tensor, t10: Tensor, t11: Tensor
-) -> Tensor:
-    """Dense per-layer transfer matrices ``(L, N, N)`` from slot-shaped MZI entries."""
-    n, n_layers = layout.ports, layout.layers
-    entries, passthrough, slot_flat = _scatter_indices(n, n_layers)
-    values = torch.stack([t.reshape(-1)[slot_flat] for t in (t00, t01, t10, t11)])
-    flat = torch.zeros(n_layers * n * n, dtype=values.dtype, device=values.device)
-    flat = flat.index_put((entries.reshape(-1).to(values.device),), values.reshape(-1))
-    flat = flat.index_fill(0, passthrough.to(values.device), 1.0)
-    return flat.reshape(n_layers, n, n)
-
-
 def chain_product(matrices: Tensor) -> Tensor:
     """``M[L-1] @ ... @ M[1] @ M[0]`` by a log-depth tree of batched products."""
     while matrices.shape[0] > 1:
@@ -194,8 +158,9 @@ def mesh_transfer_matrix(
     bs1 = bs2 = None
     if bs_error is not None:
         bs1, bs2 = bs_error[..., 0], bs_error[..., 1]
-    entries = mzi_elements(theta, phi, bs1, bs2, amplitude)
-    mesh = chain_product(layer_matrices(layout, *entries))
+    t00, t01, t10, t11 = mzi_elements(theta, phi, bs1, bs2, amplitude)
+    blocks = torch.stack((torch.stack((t00, t01), -1), torch.stack((t10, t11), -1)), -2)
+    mesh = chain_product(group_products(blocks, layout.ports))
     return mesh * torch.polar(torch.ones_like(phi_in), phi_in)[None, :]
 
 
