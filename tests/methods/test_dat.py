@@ -96,7 +96,7 @@ def test_a_step_reusing_the_twin_matrices_equals_one_rebuilding_them(monkeypatch
         return metrics, [p.detach().clone() for p in exp.method.optical_params]
 
     reused = run_steps()
-    monkeypatch.setattr(PNN, "reusing_ideal_physics", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(PNN, "caching_physics", lambda self: contextlib.nullcontext())
     rebuilt = run_steps()
     assert reused[0] == rebuilt[0]
     for a, b in zip(reused[1], rebuilt[1], strict=True):

@@ -54,11 +54,12 @@ def test_field_sepn_reshapes_ports_to_a_square_and_starts_at_zero(gen):
     assert torch.count_nonzero(out) == 0  # identity residual before any training
 
 
-def test_mesh_keeps_its_ideal_matrix_only_while_reuse_is_on_and_parameters_unchanged():
+def test_mesh_keeps_its_matrix_only_while_caching_and_parameters_and_errors_unchanged():
     pnn = build_mpnn(small_config())
     mesh = pnn.blocks[0]
     assert mesh.transfer_matrix() is not mesh.transfer_matrix()  # off: built every time
-    with pnn.reusing_ideal_physics():
+    errors = {"theta_offset": torch.full(mesh.layout.shape, 0.1)}
+    with pnn.caching_physics():
         first = mesh.transfer_matrix()
         assert first.requires_grad and mesh.transfer_matrix() is first
         with torch.no_grad():
@@ -67,4 +68,8 @@ def test_mesh_keeps_its_ideal_matrix_only_while_reuse_is_on_and_parameters_uncha
             mesh.theta.add_(0.1)  # an optimiser step changes the parameters in place
         second = mesh.transfer_matrix()
         assert second is not first and not torch.equal(second, first)
-    assert mesh._kept is None
+        known = mesh.transfer_matrix(errors)  # a calibrated twin's errors: its own matrix
+        assert not torch.equal(known, second) and mesh.transfer_matrix(errors) is known
+        errors["theta_offset"].add_(0.1)  # a refit error changes in place as well
+        assert not torch.equal(mesh.transfer_matrix(errors), known)
+    assert mesh._kept is None and not mesh._caching

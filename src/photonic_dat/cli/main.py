@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from photonic_dat.cli.sweep import sweep
 from photonic_dat.config.loading import load_config
 from photonic_dat.exceptions import RuntimeFailure, UsageError
 
@@ -35,6 +36,14 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="override a key, e.g. --set errors.bs_std=0.04"),
 ]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(help="where to train (train.device): auto, cpu, cuda or cuda:N"),
+]
+
+
+def _with_device(sets: list[str] | None, device: str | None) -> list[str]:
+    return [*(sets or []), *([f"train.device={device}"] if device else [])]
 
 
 #: exit status of a usage or configuration error (the input must change)
@@ -146,6 +155,7 @@ def train(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="estimate the device time and stop")
     ] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """Train one PNN with one method against its (simulated) physical system."""
     from photonic_dat.training.run import train_run
@@ -158,10 +168,11 @@ def train(
         from photonic_dat.integrity import DigestBook
 
         saved = _guard(DigestBook(resume).verify, "config.yaml")
-        cfg = _guard(load_config, saved, set_ or [])  # --set: keys a resume may change
+        # --set, --device: keys a resume may change
+        cfg = _guard(load_config, saved, _with_device(set_, device))
         run_dir = resume
     else:
-        cfg = _guard(load_config, config, set_ or [], preset_default=True)
+        cfg = _guard(load_config, config, _with_device(set_, device), preset_default=True)
         if dry_run:
             _print_budget(cfg)
             return
@@ -256,18 +267,25 @@ def compare(
     ] = "insilico,pat,dat-none,dat-unitary",
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output directory")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="methods trained side by side (default: the CPUs)")
+    ] = None,
+    device: DeviceOpt = None,
 ) -> None:
-    """Train several methods on the same data and the same hidden errors; print a table.
+    """Train several methods on the same data and the same hidden errors, side by side in
+    worker processes; print a table.
 
     Run again with the same arguments and --out to continue an interrupted comparison:
     finished runs are reused, an interrupted one continues from its last checkpoint."""
+    from photonic_dat.cli.sweep import show_progress
     from photonic_dat.experiments.compare import compare_methods, parse_methods
     from photonic_dat.report.tables import format_table
 
-    cfg = _guard(load_config, config, set_ or [], preset_default=True)
+    show_progress()
+    cfg = _guard(load_config, config, _with_device(set_, device), preset_default=True)
     specs = _guard(parse_methods, methods)
     out_dir = out or _default_out("compare")
-    rows = _guard(compare_methods, cfg, specs, out_dir, echo=typer.echo)
+    rows = _guard(compare_methods, cfg, specs, out_dir, jobs=jobs, echo=typer.echo)
     typer.echo(format_table(rows))
     typer.echo(f"summary: {out_dir / 'summary.csv'}")
 
@@ -331,6 +349,9 @@ def calibrate(
         )
     typer.echo(json.dumps(data["summary"], indent=2))
     typer.echo(f"calibration and report: {out_dir}")
+
+
+app.command()(sweep)
 
 
 def main() -> None:

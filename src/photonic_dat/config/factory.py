@@ -331,6 +331,25 @@ def calibration_settings(
     return CalibrationSettings(frames, c.settings, c.batch_size, c.steps_per_batch, c.lr)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``train.device`` as a torch device: ``auto`` is the first CUDA GPU if torch sees one,
+    else the CPU. Asking for a GPU that is not there is a configuration error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"train.device={name}: torch sees no CUDA GPU here (torch {torch.__version__}, "
+                f"CUDA build: {torch.version.cuda or 'no'}); use train.device=cpu or auto"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"train.device={name}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    return device
+
+
 def build_method(
     config: RunConfig,
     pnn: PNN,
@@ -338,7 +357,8 @@ def build_method(
     train_samples: int = 0,
     example: torch.Tensor | None = None,
 ) -> Method:
-    """The configured training method (``example``: an encoded batch for sizing SEPNs)."""
+    """The configured training method around ``pnn`` (``example``: an encoded batch for sizing
+    SEPNs; the SEPNs are built on the CPU, then moved to the PNN's device)."""
     t = config.train
     optim = OptimSettings(t.lr, t.lr_step, t.lr_gamma)
     calibration = calibration_settings(config, system, train_samples)
@@ -358,7 +378,8 @@ def build_method(
         d.refit_steps,
     )
     sepn_optim = OptimSettings(d.lr, t.lr_step, t.lr_gamma)
-    sepns = build_sepns(config, pnn, example)
+    device = next(iter(pnn.parameters())).device
+    sepns = {k: s.to(device) for k, s in build_sepns(config, pnn, example).items()}
     return DAT(pnn, system, optim, sepns, settings, sepn_optim, calibration)
 
 
@@ -396,16 +417,40 @@ class Experiment:
     method: Method
 
 
-def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = None) -> Experiment:
-    """Data, twin, physical system (``realisation``: a saved device to rebuild) and method."""
-    splits = load_splits(config)
+def build_training(
+    config: RunConfig,
+    realisation: ErrorRealisation | None = None,
+    train_samples: int = 0,
+    example: torch.Tensor | None = None,
+) -> tuple[PhysicalSystem, Method]:
+    """The physical system and the training method (with its twin) of ``config``
+    (``realisation``: a saved device to rebuild; ``train_samples``: the size of the training
+    split, which sets a calibration's default frame budget; ``example``: a few raw training
+    images for sizing SEPNs).
+
+    Everything random is drawn on the CPU (initial parameters, SEPN weights, the device's
+    errors), then the twin, the SEPNs and a simulated device move to ``train.device``, so a
+    seed gives the same model and device on every machine.
+    """
+    device = resolve_device(config.train.device)
     pnn = build_pnn(config)
-    system = build_system(config, pnn, realisation)
-    with torch.no_grad():
-        example = pnn.encoder(splits.train.images[:2]) if len(splits.train) else None
+    system = build_system(config, pnn, realisation).to(device)
+    encoded = None
+    if example is not None and len(example):
+        with torch.no_grad():
+            encoded = pnn.encoder(example)
     try:
-        method = build_method(config, pnn, system, len(splits.train), example)
+        method = build_method(config, pnn.to(device), system, train_samples, encoded)
     except BaseException:
         system.close()  # give a remote device's lease back
         raise
+    return system, method
+
+
+def build_experiment(config: RunConfig, realisation: ErrorRealisation | None = None) -> Experiment:
+    """Data, twin, physical system (``realisation``: a saved device to rebuild) and method
+    (see :func:`build_training`). The data stay on the CPU; batches move to the twin's device
+    when they are encoded."""
+    splits = load_splits(config)
+    system, method = build_training(config, realisation, len(splits.train), splits.train.images[:2])
     return Experiment(config, splits, system, method)

@@ -193,6 +193,10 @@ class TrainConfig(_Section):
     #: is told (DAT refits its SEPNs with dat.refit_steps) and model selection starts again
     drift_threshold: float | None = Field(None, gt=0)
 
+    #: where the twin, the SEPNs, the data batches and the simulated device compute: "auto"
+    #: (a CUDA GPU if torch sees one, else the CPU), "cpu", "cuda" or "cuda:N"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+
 
 class TimingsConfig(_Section):
     """Declared device timings in seconds (see photonic_dat.systems.timing)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,15 @@ class ErrorRealisation:
 
     def block(self, index: int) -> dict[str, Tensor]:
         return self.blocks[index]
+
+    def map(self, fn: Callable[[Tensor], Tensor]) -> ErrorRealisation:
+        """The realisation with ``fn`` applied to every tensor (``Module._apply`` style)."""
+        moved = [{name: fn(t) for name, t in errs.items()} for errs in self.blocks]
+        return ErrorRealisation(blocks=moved, meta=self.meta)
+
+    def to(self, device: torch.device | str) -> ErrorRealisation:
+        """The same realisation with its tensors on ``device`` (drawn values unchanged)."""
+        return self.map(lambda t: t.to(device))
 
     def flat(self) -> dict[str, Tensor]:
         return {

@@ -104,11 +104,17 @@ class Method(ABC):
         self.optimiser.step()
         return float(loss.detach())
 
+    @property
+    def device(self) -> torch.device:
+        """Where the twin computes (``train.device``)."""
+        return next(iter(self.twin.parameters())).device
+
     @torch.no_grad()
     def encode(self, images: Tensor) -> Tensor:
-        """Digital input encoding of raw images into the PNN's input field (the system is told
-        which images the fields encode: a remote device encodes them on its own side)."""
-        fields = self.twin.encoder(images)
+        """Digital input encoding of raw images (moved to the twin's device) into the PNN's
+        input field (the system is told which images the fields encode: a remote device
+        encodes them on its own side)."""
+        fields = self.twin.encoder(images.to(self.device, non_blocking=True))
         self.system.register_inputs(fields, images)
         return fields
 

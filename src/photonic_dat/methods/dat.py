@@ -232,7 +232,7 @@ class DAT(Method):
     def step(self, fields: Tensor, labels: Tensor) -> dict[str, float]:
         # the optical parameters stay fixed until the task update: both twin passes share
         # each block's physics (a mesh's transfer matrix is built once per step)
-        with self.twin.reusing_ideal_physics():
+        with self.twin.caching_physics():
             pending = self.system.submit(self.display_params(), fields, self.taps)
             # the similarity forward needs no measurement: it runs while the device measures
             separable = self.settings.internal_states == "separable"

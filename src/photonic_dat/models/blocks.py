@@ -45,10 +45,10 @@ class Block(nn.Module):
         """Shape of one sample's output field (without the batch axis)."""
         raise NotImplementedError
 
-    def reuse_ideal(self, enabled: bool) -> None:  # noqa: B027 (optional hook)
-        """While enabled, the block may keep what its ideal physics (``errors=None``) derives
-        from its parameters and reuse it while they are unchanged (a mesh its transfer
-        matrix); disabling drops it. Nothing to keep by default."""
+    def cache_physics(self, enabled: bool) -> None:  # noqa: B027 (optional hook)
+        """While enabled, the block may keep what its physics derives from its parameters
+        (and errors) and reuse it while they are unchanged (a mesh its transfer matrix);
+        disabling drops it. Nothing to keep by default."""
 
     def draw_errors(self, spec: object, generator: torch.Generator) -> dict[str, Tensor]:
         """Draw this block's systematic errors; blocks without errors return ``{}``."""

@@ -71,6 +71,13 @@ class FineGridDevice(nn.Module):
         self.neurons, self.pitch, self.wavelength = first.neurons, first.pitch, first.wavelength
         self._masks: dict[int, Tensor] | None = None
 
+    def _apply(self, fn, recurse=True):
+        """``.to(device)`` and the like move the hidden errors with the parameters."""
+        super()._apply(fn, recurse)
+        self.realisation = self.realisation.map(fn)
+        self._masks = None
+        return self
+
     @property
     def fine_pitch(self) -> float:
         return self.pitch / self.s

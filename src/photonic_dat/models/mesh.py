@@ -51,24 +51,12 @@ class MeshBlock(Block):
         self.theta = nn.Parameter(theta)
         self.phi = nn.Parameter(phi)
         self.phi_in = nn.Parameter(torch.rand(ports, generator=generator) * two_pi)
-        #: ideal transfer matrices kept by :meth:`reuse_ideal`: key -> matrix
-        self._kept: dict[tuple, Tensor] | None = None
+        #: the transfer matrix kept by :meth:`cache_physics`: (key, matrix)
+        self._kept: tuple[tuple, Tensor] | None = None
+        self._caching = False
 
-    def reuse_ideal(self, enabled: bool) -> None:
-        self._kept = {} if enabled else None
-
-    def _ideal_transfer(self) -> Tensor:
-        """The ideal transfer matrix, kept while :meth:`reuse_ideal` is on and the parameters
-        are unchanged (their version counters: an optimiser step changes them in place)."""
-        if self._kept is None:
-            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
-        versions = tuple(p._version for p in (self.theta, self.phi, self.phi_in))
-        kept = self._kept.get(versions)
-        needs_graph = torch.is_grad_enabled() and self.theta.requires_grad
-        if kept is None or (needs_graph and not kept.requires_grad):
-            kept = mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
-            self._kept = {versions: kept}
-        return kept if torch.is_grad_enabled() else kept.detach()
+    def cache_physics(self, enabled: bool) -> None:
+        self._caching, self._kept = enabled, None
 
     @property
     def ports(self) -> int:
@@ -79,9 +67,29 @@ class MeshBlock(Block):
         return (self.layout.ports,)
 
     def transfer_matrix(self, errors: BlockErrors | None = None) -> Tensor:
-        """The mesh's ``N x N`` transfer matrix, ideal or with this device's errors."""
+        """The mesh's ``N x N`` transfer matrix, ideal or with ``errors``.
+
+        While :meth:`cache_physics` is on, the matrix is kept and reused as long as the
+        parameters and the error tensors are unchanged (their version counters: an optimiser
+        step changes them in place) and the same error mapping is given.
+        """
+        if not self._caching:
+            return self._transfer(errors)
+        tensors = (self.theta, self.phi, self.phi_in, *(errors or {}).values())
+        key = (id(errors) if errors else None, *(t._version for t in tensors))
+        needs_graph = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        if (
+            self._kept is None
+            or self._kept[0] != key
+            or (needs_graph and not self._kept[1].requires_grad)
+        ):
+            self._kept = (key, self._transfer(errors))
+        matrix = self._kept[1]
+        return matrix if torch.is_grad_enabled() else matrix.detach()
+
+    def _transfer(self, errors: BlockErrors | None) -> Tensor:
         if not errors:
-            return self._ideal_transfer()
+            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
         theta, phi, phi_in = wrap_phase(self.theta), wrap_phase(self.phi), wrap_phase(self.phi_in)
         kappa = errors.get("crosstalk")
         if kappa is not None:

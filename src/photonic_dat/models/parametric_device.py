@@ -53,6 +53,12 @@ class ParametricDevice(nn.Module):
     def internal_taps(self) -> tuple[int, ...]:
         return self.model.internal_taps
 
+    def _apply(self, fn, recurse=True):
+        """``.to(device)`` and the like move the hidden errors with the parameters."""
+        super()._apply(fn, recurse)
+        self.realisation = self.realisation.map(fn)
+        return self
+
     @torch.no_grad()
     def load(self, params: Mapping[str, Tensor]) -> None:
         own = dict(self.model.named_parameters())

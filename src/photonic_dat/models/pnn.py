@@ -113,17 +113,19 @@ class PNN(nn.Module):
         return {f"blocks.{name}": p for name, p in self.blocks.named_parameters()}
 
     @contextlib.contextmanager
-    def reusing_ideal_physics(self) -> Iterator[None]:
-        """Within the block, blocks keep their ideal physics between passes while their
-        parameters are unchanged: a method that runs the twin several times per step before
-        updating it (DAT's similarity and task passes) builds each mesh matrix once."""
-        for block in self.blocks:
-            block.reuse_ideal(True)
+    def caching_physics(self) -> Iterator[None]:
+        """Within the block, blocks keep their physics between passes while their parameters
+        are unchanged: a method that runs the twin several times per step before updating it
+        (DAT's similarity and task passes) builds each mesh matrix once."""
+        hooks = [getattr(b, "cache_physics", None) for b in self.blocks]  # any nn.Module block
+        hooks = [h for h in hooks if h is not None]
+        for hook in hooks:
+            hook(True)
         try:
             yield
         finally:
-            for block in self.blocks:
-                block.reuse_ideal(False)
+            for hook in hooks:
+                hook(False)
 
     def run(
         self,

@@ -189,14 +189,18 @@ def camera_counts(
     if not 1 <= int(adc_bits) <= 24:
         raise ValueError(f"adc_bits must be in [1, 24], got {adc_bits!r}")
     max_code = float(2 ** int(adc_bits) - 1)
+    # the noise is drawn where the generator lives (a CPU stream: the same numbers whatever
+    # device computes the light), then joins the irradiance on its device
+    where = generator.device if generator is not None else irradiance.device
     with torch.no_grad():
         expected = irradiance.detach().clamp_min(0.0) * (full_well / full_scale)
-        electrons = torch.poisson(expected, generator=generator)
+        electrons = torch.poisson(expected.to(where), generator=generator)
         if read_noise > 0:
             noise = torch.randn(
-                electrons.shape, generator=generator, dtype=electrons.dtype, device=electrons.device
+                electrons.shape, generator=generator, dtype=electrons.dtype, device=where
             )
             electrons = electrons + read_noise * noise
+        electrons = electrons.to(irradiance.device)
         counts = torch.round(electrons * (max_code / full_well) + offset)
         return counts.clamp_(0.0, max_code)
 

@@ -107,7 +107,7 @@ class MeshLayout:
 
     def neighbour_sum(self, values: Tensor) -> Tensor:
         """Sum of the values of the adjacent slots in the same layer (zero at the edges)."""
-        values = values * self.mask().to(values.dtype)
+        values = values * self.mask().to(device=values.device, dtype=values.dtype)
         padded = torch.nn.functional.pad(values, (1, 1))
         return padded[..., :-2] + padded[..., 2:]
 

@@ -243,6 +243,11 @@ class PhysicalSystem(ABC):
         self.queries.add_frames(plane, count)
         self.queries.device_seconds += self.timings.seconds(count)
 
+    def to(self, device: torch.device | str) -> PhysicalSystem:
+        """Compute on ``device`` where the system is simulated (hardware: nothing to move).
+        Measurements come back on the device of the fields sent."""
+        return self
+
     def save_device(self, directory) -> None:  # noqa: B027 (optional hook)
         """Record what identifies this device in a run directory (nothing by default)."""
 

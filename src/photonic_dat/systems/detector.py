@@ -138,11 +138,11 @@ class Detectors:
             (int(self.device_seed) + zlib.crc32(plane.encode())) % (2**63)
         )
         shape = irradiance.shape[1:]
-        offset = s.black_level + s.dark_nonuniformity * torch.randn(
-            shape, generator=pattern, dtype=irradiance.dtype
-        )
-        state = _Plane(full_scale, torch.zeros(shape, dtype=irradiance.dtype), offset)
-        dark = torch.zeros((s.dark_frames, *shape), dtype=irradiance.dtype)
+        like = {"dtype": irradiance.dtype, "device": irradiance.device}
+        pattern_draw = torch.randn(shape, generator=pattern, dtype=irradiance.dtype)
+        offset = s.black_level + s.dark_nonuniformity * pattern_draw.to(irradiance.device)
+        state = _Plane(full_scale, torch.zeros(shape, **like), offset)
+        dark = torch.zeros((s.dark_frames, *shape), **like)
         state.dark = self._counts(dark, state).mean(dim=0)
         self.charge(f"dark:{plane}", s.dark_frames)
         return state

@@ -64,6 +64,13 @@ class SimulatedSystem(PhysicalSystem):
             charge=self._count_frames,
         )
 
+    def to(self, device: torch.device | str) -> SimulatedSystem:
+        """Compute the device's light on ``device``; its errors were drawn on the CPU (one
+        ``errors.seed`` is one device everywhere) and the detector noise still is."""
+        if isinstance(self._device, torch.nn.Module):
+            self._device.to(device)
+        return self
+
     @property
     def detector_summary(self) -> dict[str, dict[str, float]]:
         """Per plane: exposure (full scale), frames, saturated fraction, exposure changes."""

@@ -29,7 +29,7 @@ def predict(
         batch = images[i : i + batch_size]
         ids = torch.arange(i, i + len(batch))
         with label_inputs(ids) if label_inputs is not None else contextlib.nullcontext():
-            preds.append(score_fn(encode(batch)).argmax(1))
+            preds.append(score_fn(encode(batch)).argmax(1).cpu())
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 

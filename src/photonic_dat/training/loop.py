@@ -94,7 +94,8 @@ def train_epoch(
         if monitor is not None:
             monitor.before_step(state.step)
         with system.input_ids("train", idx):
-            metrics = method.step(method.encode(train.images[idx]), train.labels[idx])
+            labels = train.labels[idx].to(method.device, non_blocking=True)
+            metrics = method.step(method.encode(train.images[idx]), labels)
         for key, value in metrics.items():
             state.sums[key] += value
         state.batch += 1

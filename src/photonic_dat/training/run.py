@@ -61,6 +61,9 @@ RESUME_FREE_KEYS = frozenset(
         "train.tensorboard",
         "train.checkpoint_every",
         "train.keep_checkpoints",
+        # where it computes (a run started on the CPU may continue on a GPU node)
+        "train.device",
+        "train.threads",
     }
 )
 #: files and folders a fresh run replaces
