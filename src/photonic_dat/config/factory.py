@@ -434,7 +434,16 @@ def build_training(
     """
     device = resolve_device(config.train.device)
     pnn = build_pnn(config)
-    system = build_system(config, pnn, realisation).to(device)
+    system = build_system(config, pnn, realisation)
+    if device.type != "cpu" and type(system).to is PhysicalSystem.to:
+        # a system that cannot move (hardware, an external simulator) takes CPU tensors
+        if config.train.device != "auto":
+            raise ConfigError(
+                f"train.device={config.train.device}: system.kind={config.system.kind} "
+                "computes on the CPU; use train.device=cpu (or auto)"
+            )
+        device = torch.device("cpu")
+    system = system.to(device)
     encoded = None
     if example is not None and len(example):
         with torch.no_grad():
