@@ -29,10 +29,9 @@ def test_a_missing_gpu_or_a_bad_device_name_is_a_clear_error():
 
 def test_a_system_that_cannot_move_keeps_the_run_on_the_cpu(monkeypatch):
     import photonic_dat.config.factory as factory
-    from photonic_dat.systems.base import PhysicalSystem
 
     monkeypatch.setattr(factory, "resolve_device", lambda name: torch.device("cuda"))
-    monkeypatch.setattr(factory.SimulatedSystem, "to", PhysicalSystem.to)  # as a lab adapter
+    monkeypatch.setattr(factory.SimulatedSystem, "movable", False)  # as a lab adapter
     _, method = build_training(small_config("method=pat"))  # auto: falls back to the CPU
     assert method.device == torch.device("cpu")
     with pytest.raises(ConfigError, match="computes on the CPU"):

@@ -435,20 +435,20 @@ def build_training(
     device = resolve_device(config.train.device)
     pnn = build_pnn(config)
     system = build_system(config, pnn, realisation)
-    if device.type != "cpu" and type(system).to is PhysicalSystem.to:
-        # a system that cannot move (hardware, an external simulator) takes CPU tensors
-        if config.train.device != "auto":
-            raise ConfigError(
-                f"train.device={config.train.device}: system.kind={config.system.kind} "
-                "computes on the CPU; use train.device=cpu (or auto)"
-            )
-        device = torch.device("cpu")
-    system = system.to(device)
-    encoded = None
-    if example is not None and len(example):
-        with torch.no_grad():
-            encoded = pnn.encoder(example)
     try:
+        if device.type != "cpu" and not system.movable:
+            # a system that computes elsewhere (hardware, a server) takes CPU tensors
+            if config.train.device != "auto":
+                raise ConfigError(
+                    f"train.device={config.train.device}: system.kind={config.system.kind} "
+                    "computes on the CPU; use train.device=cpu (or auto)"
+                )
+            device = torch.device("cpu")
+        system = system.to(device)
+        encoded = None
+        if example is not None and len(example):
+            with torch.no_grad():
+                encoded = pnn.encoder(example)
         method = build_method(config, pnn.to(device), system, train_samples, encoded)
     except BaseException:
         system.close()  # give a remote device's lease back

@@ -243,6 +243,10 @@ class PhysicalSystem(ABC):
         self.queries.add_frames(plane, count)
         self.queries.device_seconds += self.timings.seconds(count)
 
+    #: whether :meth:`to` moves the system's computation to another torch device (a simulated
+    #: device); systems that compute elsewhere (hardware, a server) take CPU tensors
+    movable: bool = False
+
     def to(self, device: torch.device | str) -> PhysicalSystem:
         """Compute on ``device`` where the system is simulated (hardware: nothing to move).
         Measurements come back on the device of the fields sent."""

@@ -64,6 +64,8 @@ class SimulatedSystem(PhysicalSystem):
             charge=self._count_frames,
         )
 
+    movable = True
+
     def to(self, device: torch.device | str) -> SimulatedSystem:
         """Compute the device's light on ``device``; its errors were drawn on the CPU (one
         ``errors.seed`` is one device everywhere) and the detector noise still is."""

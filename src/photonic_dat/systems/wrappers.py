@@ -32,6 +32,14 @@ class DeviceWrapper(PhysicalSystem):
         self.inner.save_device(directory)
 
     @property
+    def movable(self) -> bool:  # type: ignore[override]
+        return self.inner.movable
+
+    def to(self, device) -> DeviceWrapper:
+        self.inner.to(device)
+        return self
+
+    @property
     def exposure_unit(self) -> str:  # type: ignore[override]
         return self.inner.exposure_unit
 
