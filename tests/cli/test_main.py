@@ -25,6 +25,10 @@ SMALL = [
     "dat.sepn.features=[4,8]",
     "--set",
     "train.progress=false",
+    # a noiseless detector: `evaluate` must then reproduce the saved figures exactly (the
+    # preset's photodiodes draw fresh noise at every measurement)
+    "--set",
+    "system.detector.model=ideal",
 ]
 
 

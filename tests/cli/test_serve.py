@@ -23,6 +23,7 @@ SMALL = [
     "data.val_samples=50",
     "dat.sepn.features=[4,8]",
     "train.progress=false",
+    "system.detector.model=ideal",  # deterministic frames: the sentinel check never re-measures
 ]
 
 
