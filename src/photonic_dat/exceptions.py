@@ -20,6 +20,7 @@ __all__ = [
     "DeviceError",
     "MissingFileError",
     "PhotonicDATError",
+    "RunInUseError",
     "RuntimeFailure",
     "UsageError",
 ]
@@ -53,6 +54,11 @@ class MissingFileError(UsageError, FileNotFoundError):
     """A file or directory the caller named does not exist (a run directory without its
     config, a checkpoint, a calibration). Also a ``FileNotFoundError``, for callers that
     handle a missing file as such."""
+
+
+class RunInUseError(UsageError):
+    """Another process is writing the run directory (training, resuming or deploying into
+    it); two writers would interleave their checkpoints and results."""
 
 
 class DeviceError(RuntimeFailure):

@@ -20,6 +20,7 @@ from typing import Any
 
 from photonic_dat.exceptions import UsageError
 from photonic_dat.io import atomic_write_text
+from photonic_dat.training.run_lock import run_lock
 
 STATUS = "status.json"
 RESULT = "result.json"
@@ -135,7 +136,14 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     run_dir = Path(task.run_dir)
     if (run_dir / RESULT).is_file():
         return {"state": "done", "error": None, "seconds": 0.0, "reused": True}
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # another sweep writing this run (the same --out twice): wait for it, then reuse its result
+    with run_lock(run_dir, wait=True):
+        if (run_dir / RESULT).is_file():
+            return {"state": "done", "error": None, "seconds": 0.0, "reused": True}
+        return _attempt(task, run_dir)
+
+
+def _attempt(task: RunTask, run_dir: Path) -> dict[str, Any]:
     status = read_status(run_dir)
     attempts = status.get("attempts", [])
     attempt = {

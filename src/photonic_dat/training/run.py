@@ -47,6 +47,7 @@ from photonic_dat.training.checkpoint import (
 )
 from photonic_dat.training.evaluate import accuracy, deployment_accuracies, predict
 from photonic_dat.training.loop import batches_per_epoch, dumps_jsonl, fit
+from photonic_dat.training.run_lock import run_lock
 from photonic_dat.training.state import LoopState, capture, restore
 
 logger = logging.getLogger(__name__)
@@ -188,9 +189,14 @@ def train_run(config: RunConfig, run_dir: Path, resume: bool = False) -> dict[st
     Raises:
         ConfigError: ``resume`` with a directory that holds another configuration.
         CorruptFileError: a file of the run that is needed and has no good copy is damaged.
+        RunInUseError: another process is writing ``run_dir``.
     """
+    with run_lock(Path(run_dir), wait=False):
+        return _train_run(config, Path(run_dir), resume)
+
+
+def _train_run(config: RunConfig, run_dir: Path, resume: bool) -> dict[str, Any]:
     _set_threads(config)
-    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     book = DigestBook(run_dir)
     store = CheckpointStore(run_dir / "checkpoints", config.train.keep_checkpoints)
