@@ -54,7 +54,8 @@ def test_a_sweep_runs_end_to_end_through_slurm_jobs(tmp_path):
             check=True,
         )
         states = accounting.stdout.split()
-        if set(states) == {"COMPLETED"} or time.monotonic() > deadline:
+        # every job listed and completed (slurmdbd may not list a just-ended array yet)
+        if states == ["COMPLETED"] * len(jobs) or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert states == ["COMPLETED"] * len(jobs)
