@@ -170,3 +170,17 @@ def test_a_sweep_killed_midway_finishes_with_the_summary_of_an_uninterrupted_one
     assert again.returncode == 0, again.stderr
     assert f"{finished} of 7 runs already finished" in again.stderr
     assert _rows(cut) == _rows(whole)
+
+
+def test_a_part_run_with_only_leaves_the_whole_sweep_in_its_plan_and_report(tmp_path):
+    spec = parse_spec(tiny_spec())
+    root = tmp_path / "sw"
+    part = run_sweep(spec, root, InlineExecutor(), only=["method=dd"])
+    assert {r.split("/")[0] for r in part.states} == {"dd", "dd.trained"}  # pat did not run
+    plan = json.loads((root / "plan.json").read_text())
+    assert len(plan) == len(expand(spec)) == 7  # the whole sweep, not the part
+    assert "pending" in sweep_status(root)
+    assert "7 runs: 5 done" in (root / "report.md").read_text()
+    rest = run_sweep(spec, root, InlineExecutor())
+    assert rest.counts() == {"done": 7}
+    assert "7 runs: 7 done" in (root / "report.md").read_text()

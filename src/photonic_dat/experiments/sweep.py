@@ -212,11 +212,14 @@ def run_sweep(
     timeout_s: float | None = None,
     only: Sequence[str] = (),
 ) -> SweepOutcome:
-    """Expand ``spec`` (keeping the runs ``only`` selects, see
-    :func:`~photonic_dat.experiments.spec.select`), run what is unfinished in ``root`` and
-    write the report (see :func:`execute_plans` for ``retries`` and ``timeout_s``)."""
-    plans = select(expand(spec), only)
-    write_sweep(root, plans, spec)
+    """Expand ``spec``, run what is unfinished in ``root`` among the runs ``only`` selects
+    (see :func:`~photonic_dat.experiments.spec.select`; all by default) and write the
+    report (see :func:`execute_plans` for ``retries`` and ``timeout_s``). ``plan.json``
+    always lists the whole sweep, so that status and report cover every run, however many
+    parts of it ran."""
+    every = expand(spec)
+    plans = select(every, only)
+    write_sweep(root, every, spec)
     start = time.perf_counter()
     states = execute_plans(
         root / RUNS,
