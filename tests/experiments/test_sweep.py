@@ -184,3 +184,25 @@ def test_a_part_run_with_only_leaves_the_whole_sweep_in_its_plan_and_report(tmp_
     rest = run_sweep(spec, root, InlineExecutor())
     assert rest.counts() == {"done": 7}
     assert "7 runs: 7 done" in (root / "report.md").read_text()
+
+
+def test_a_killed_run_is_reported_as_interrupted_not_as_failed(tmp_path):
+    spec = parse_spec(tiny_spec())
+    root = tmp_path / "sw"
+    run_sweep(spec, root, InlineExecutor(), only=["method=dd"])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_TEXT)
+    killed = next(p for p in expand(spec) if p.method == "pat")
+    tasks.write_status(
+        root / RUNS / killed.run_id,
+        {"state": "running", "attempts": [{"state": "running", "host": os.uname().nodename,
+                                           "pid": int(dead.stdout), "job_id": None}]},
+    )  # fmt: skip
+    from photonic_dat.report.sweep import write_report
+
+    write_report(root)
+    report = (root / "report.md").read_text()
+    assert "## Failed runs" not in report
+    assert "## Interrupted runs" in report and f"- `{killed.run_id}`" in report
+
+
+_TEXT = {"capture_output": True, "text": True, "check": True}

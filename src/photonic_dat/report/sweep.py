@@ -234,12 +234,20 @@ def report_markdown(records: Sequence[RunRecord], spec: SweepSpec, figures: Sequ
         "",
         accuracy_table(records, spec),
     ]
-    failed = [r for r in records if r.state in ("failed", "interrupted")]
+    failed = [r for r in records if r.state == "failed"]
     if failed:
         lines += ["", "## Failed runs", ""]
         for r in failed:
             attempts = len(r.status.get("attempts", []))
             lines.append(f"- `{r.plan.run_id}` ({attempts} attempts): {r.status.get('error')}")
+    interrupted = [r for r in records if r.state == "interrupted"]
+    if interrupted:
+        lines += [
+            "",
+            "## Interrupted runs (the next call continues them from their checkpoint)",
+            "",
+        ]
+        lines += [f"- `{r.plan.run_id}`" for r in interrupted]
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"![{Path(f).stem}]({f})" for f in figures]
