@@ -190,7 +190,12 @@ def test_a_killed_run_is_reported_as_interrupted_not_as_failed(tmp_path):
     spec = parse_spec(tiny_spec())
     root = tmp_path / "sw"
     run_sweep(spec, root, InlineExecutor(), only=["method=dd"])
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_TEXT)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     killed = next(p for p in expand(spec) if p.method == "pat")
     tasks.write_status(
         root / RUNS / killed.run_id,
@@ -203,6 +208,3 @@ def test_a_killed_run_is_reported_as_interrupted_not_as_failed(tmp_path):
     report = (root / "report.md").read_text()
     assert "## Failed runs" not in report
     assert "## Interrupted runs" in report and f"- `{killed.run_id}`" in report
-
-
-_TEXT = {"capture_output": True, "text": True, "check": True}
