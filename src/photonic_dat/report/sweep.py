@@ -21,7 +21,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,6 +283,17 @@ def _x_of(record: RunRecord, x_keys: Sequence[str]) -> tuple[tuple[str, ...], tu
     return keys, tuple(cell[k] for k in keys)
 
 
+def panel_x_values(xs: Iterable[tuple], keys: Sequence[str]) -> tuple[list[tuple], bool]:
+    """A panel's x values and whether the axis is numeric: one numeric key in increasing
+    order; the settings of a zipped group (several keys) in the order the spec gives them,
+    which is the order of the paper's table rows."""
+    xs = list(dict.fromkeys(xs))
+    numeric = len(keys) == 1 and all(
+        isinstance(x[0], int | float) and not isinstance(x[0], bool) for x in xs
+    )
+    return (sorted(xs, key=_sort_key) if numeric else xs), numeric
+
+
 def _line_figure(
     records: Sequence[RunRecord],
     spec: SweepSpec,
@@ -309,10 +320,7 @@ def _line_figure(
     fig = Figure(figsize=(max(5.0, 4.4 * cols), 3.4 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, ((other, keys), panel) in zip(axes, panels.items(), strict=False):
-        xs = sorted(dict.fromkeys(x for _, x in panel), key=_sort_key)
-        numeric = len(keys) == 1 and all(
-            isinstance(x[0], int | float) and not isinstance(x[0], bool) for x in xs
-        )
+        xs, numeric = panel_x_values([x for _, x in panel], keys)
         position = {x: (x[0] if numeric else i) for i, x in enumerate(xs)}
         values = panel[0][0].plan.values
         for i, method in enumerate(methods):
@@ -395,15 +403,26 @@ def _mean_curve(runs: Sequence[RunRecord]) -> tuple[list[float], list[float]] | 
     return frames, acc
 
 
-def _frames_figure(records: Sequence[RunRecord], path: Path, max_panels: int = 16) -> None:
+def _spends_frames(runs_per_method: Iterable[Sequence[RunRecord]]) -> bool:
+    """Whether any of these runs measured the device while training."""
+    return any(
+        (curve := _mean_curve(runs)) is not None and max(curve[0]) > 0 for runs in runs_per_method
+    )
+
+
+def _frames_figure(records: Sequence[RunRecord], path: Path, max_panels: int = 16) -> bool:
     """Validation accuracy on the device against physical frames spent, per cell and method;
-    methods that never measure while training (direct deployment) as a level line."""
+    methods that never measure while training (direct deployment) as a level line. Cells
+    where no method measured anything (only direct deployment) get no panel; returns whether
+    there was anything to draw."""
     from matplotlib.figure import Figure
 
     from photonic_dat.report.plots import save_figure
 
     grouped = group(records)
-    cells = list(grouped)[:max_panels]
+    cells = [c for c in grouped if _spends_frames(grouped[c].values())][:max_panels]
+    if not cells:
+        return False
     methods, labels = _methods(records), _labels(records)
     rows, cols = _grid(len(cells))
     fig = Figure(figsize=(max(5.0, 4.4 * cols), 3.4 * rows + 0.6), layout="constrained")
@@ -431,9 +450,11 @@ def _frames_figure(records: Sequence[RunRecord], path: Path, max_panels: int = 1
     for ax in axes[len(cells) :]:
         ax.set_visible(False)
     _legend(fig, axes, cols)
-    if len(grouped) > max_panels:
-        fig.suptitle(f"first {max_panels} of {len(grouped)} cells", fontsize=9)
+    drawn = sum(_spends_frames(g.values()) for g in grouped.values())
+    if drawn > max_panels:
+        fig.suptitle(f"first {max_panels} of {drawn} cells", fontsize=9)
     save_figure(fig, path)
+    return True
 
 
 def draw_figures(records: Sequence[RunRecord], spec: SweepSpec, root: Path) -> list[str]:
@@ -455,8 +476,8 @@ def draw_figures(records: Sequence[RunRecord], spec: SweepSpec, root: Path) -> l
     if depth:
         _line_figure(done, spec, depth[:1], "depth", root / FIGURES / "accuracy_vs_depth.png")
         out.append(f"{FIGURES}/accuracy_vs_depth.png")
-    _frames_figure(done, root / FIGURES / "accuracy_vs_frames.png")
-    out.append(f"{FIGURES}/accuracy_vs_frames.png")
+    if _frames_figure(done, root / FIGURES / "accuracy_vs_frames.png"):
+        out.append(f"{FIGURES}/accuracy_vs_frames.png")
     return out
 
 
