@@ -1,8 +1,12 @@
+import pytest
 import torch
 
+from photonic_dat.config.factory import build_pnn
+from photonic_dat.config.loading import load_config
 from photonic_dat.config.mpnn_family import build_mpnn
 from photonic_dat.models.encoders import fft_crop
 from photonic_dat.models.field_sepn import FieldSEPN
+from photonic_dat.models.mesh import MeshBlock
 from photonic_dat.models.readout import PortReadout, l2_normalise
 from photonic_dat.models.sepn import build_sepn
 from tests.helpers import small_config
@@ -73,3 +77,16 @@ def test_mesh_keeps_its_matrix_only_while_caching_and_parameters_and_errors_unch
         errors["theta_offset"].add_(0.1)  # a refit error changes in place as well
         assert not torch.equal(mesh.transfer_matrix(errors), known)
     assert mesh._kept is None and not mesh._caching
+
+
+def test_mpnn_internal_phase_drive_is_configurable():
+    sets = ["mpnn.ports=16", "mpnn.meshes=2"]
+    single = build_pnn(load_config("mpnn-digits", sets))
+    push_pull = build_pnn(load_config("mpnn-digits", [*sets, "mpnn.internal_phase=differential"]))
+    meshes = [[b for b in p.blocks if isinstance(b, MeshBlock)] for p in (single, push_pull)]
+    assert [m.differential for m in meshes[0]] == [False, False]
+    assert [m.differential for m in meshes[1]] == [True, True]
+    a, b = (m[0].transfer_matrix().detach() for m in meshes)
+    assert not torch.allclose(a.abs(), b.abs(), atol=1e-3)  # same phases, another matrix
+    with pytest.raises(ValueError, match="internal phase drive"):
+        MeshBlock(4, internal_phase="both")

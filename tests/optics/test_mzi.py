@@ -110,14 +110,16 @@ def test_random_loss_energy_bounds(gen):
     assert s.min() < 1 - 1e-3
 
 
-def test_mesh_gradient_matches_finite_differences(gen):
+@pytest.mark.parametrize("differential", [False, True])
+def test_mesh_gradient_matches_finite_differences(gen, differential):
     layout = MeshLayout(4, 4)
     theta, phi, phi_in = (t.requires_grad_() for t in _random_phases(layout, gen, torch.float64))
     x = torch.randn(3, 4, generator=gen, dtype=torch.complex128)
     bs = 0.05 * torch.randn(*layout.shape, 2, generator=gen, dtype=torch.float64)
 
     def f(th, ph, pin):
-        y = apply_transfer(mesh_transfer_matrix(layout, th, ph, pin, bs_error=bs), x)
+        u = mesh_transfer_matrix(layout, th, ph, pin, bs_error=bs, differential=differential)
+        y = apply_transfer(u, x)
         return y.abs() ** 2
 
     assert torch.autograd.gradcheck(f, (theta, phi, phi_in))
@@ -144,3 +146,45 @@ def test_layout_validation():
         MeshLayout(1, 3)
     with pytest.raises(ValueError, match="theta and phi"):
         mesh_transfer_matrix(MeshLayout(4, 4), torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(4))
+
+
+def test_differential_mzi_is_the_push_pull_product_of_its_parts(gen):
+    # definition: BS2 @ diag(exp(i theta/2), exp(-i theta/2)) @ BS1 @ diag(exp(i phi), 1)
+    theta = torch.rand(6, generator=gen, dtype=torch.float64) * 2 * math.pi
+    phi = torch.rand(6, generator=gen, dtype=torch.float64) * 2 * math.pi
+    e1, e2 = (0.1 * torch.randn(6, generator=gen, dtype=torch.float64) for _ in range(2))
+
+    def diag(a, b):
+        return torch.diag_embed(torch.stack([torch.polar(torch.ones_like(a), a), b], -1))
+
+    one = torch.ones_like(theta, dtype=torch.complex128)
+    inner = diag(theta / 2, torch.polar(torch.ones_like(theta), -theta / 2))
+    expected = beamsplitter(e2) @ inner @ beamsplitter(e1) @ diag(phi, one)
+    got = mzi_transfer(theta, phi, e1, e2, differential=True)
+    assert torch.allclose(got, expected, atol=1e-12)
+    eye = torch.eye(2, dtype=torch.complex128)
+    assert torch.allclose(got @ got.conj().transpose(-1, -2), eye.expand_as(got), atol=1e-12)
+    # the split is the single-arm MZI's: the push-pull drive only adds a common phase
+    assert torch.allclose(got.abs(), mzi_transfer(theta, phi, e1, e2).abs(), atol=1e-12)
+
+
+def test_phase_offsets_perturb_a_push_pull_mesh_less():
+    # a theta offset d moves one arm by d (heater) or each arm by d / 2 (push-pull): per MZI
+    # the squared deviation is d^2 + d^2 (theta, phi) against d^2 / 2 + d^2, a ratio of 4 / 3
+    gen = torch.Generator().manual_seed(7)
+    layout = MeshLayout(32, 32)
+    ratios = []
+    for _ in range(6):
+        theta, phi, phi_in = _random_phases(layout, gen, torch.float64)
+        d_theta, d_phi = (0.01 * torch.randn(layout.shape, generator=gen, dtype=torch.float64)
+                          for _ in range(2))  # fmt: skip
+        dev = []
+        for differential in (False, True):
+            ideal = mesh_transfer_matrix(layout, theta, phi, phi_in, differential=differential)
+            off = mesh_transfer_matrix(
+                layout, theta + d_theta, phi + d_phi, phi_in, differential=differential
+            )
+            assert torch.allclose(off @ off.conj().T, torch.eye(32, dtype=off.dtype), atol=1e-12)
+            dev.append(torch.linalg.norm(off - ideal) ** 2)
+        ratios.append(float(dev[0] / dev[1]))
+    assert sum(ratios) / len(ratios) == pytest.approx(4 / 3, rel=0.06)

@@ -37,7 +37,15 @@ def build_mpnn(config: RunConfig) -> PNN:
     encoder = PaddedEncoder(FFTCropEncoder(crop), cfg.ports)
     blocks = []
     for k in range(cfg.meshes):
-        blocks.append(MeshBlock(cfg.ports, cfg.layers, init=cfg.init, generator=generator))
+        blocks.append(
+            MeshBlock(
+                cfg.ports,
+                cfg.layers,
+                init=cfg.init,
+                generator=generator,
+                internal_phase=cfg.internal_phase,
+            )
+        )
         if k != cfg.meshes - 1:
             blocks.append(
                 EOActivation(

@@ -22,6 +22,11 @@ class MPNNConfig(_Section):
     meshes: int = Field(3, ge=1, le=16)
     layers: int | None = Field(None, ge=1, description="MZI layers per mesh (default: ports)")
     init: Literal["haar", "uniform", "identity-cross"] = "haar"
+    internal_phase: Literal["single", "differential"] = Field(
+        "single",
+        description="internal phase on one arm (a heater), or push-pull +-theta/2 (the "
+        "paper's reference code): a phase offset then moves each arm by half",
+    )
     fft_crop: int | None = Field(None, ge=1, description="default: sqrt(ports)")
     activation_alpha: float = Field(0.1, ge=0, lt=1)
     activation_gain: float = Field(0.05 * 3.141592653589793, ge=0)

@@ -14,6 +14,8 @@ from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_ma
 from photonic_dat.optics.phase import wrap_phase
 
 INITS = ("haar", "uniform", "identity-cross")
+#: how the internal phase is driven: a heater on one arm, or push-pull (+-theta / 2)
+INTERNAL_PHASES = ("single", "differential")
 
 
 class MeshBlock(Block):
@@ -32,11 +34,17 @@ class MeshBlock(Block):
         *,
         init: str = "haar",
         generator: torch.Generator | None = None,
+        internal_phase: str = "single",
     ) -> None:
         super().__init__()
         self.layout = MeshLayout(ports, layers if layers is not None else ports)
         if init not in INITS:
             raise ValueError(f"unknown mesh init {init!r}; choose one of {INITS}")
+        if internal_phase not in INTERNAL_PHASES:
+            raise ValueError(
+                f"unknown internal phase drive {internal_phase!r}; choose one of {INTERNAL_PHASES}"
+            )
+        self.differential = internal_phase == "differential"
         shape = self.layout.shape
         two_pi = 2 * math.pi
         if init == "haar":
@@ -89,7 +97,9 @@ class MeshBlock(Block):
 
     def _transfer(self, errors: BlockErrors | None) -> Tensor:
         if not errors:
-            return mesh_transfer_matrix(self.layout, self.theta, self.phi, self.phi_in)
+            return mesh_transfer_matrix(
+                self.layout, self.theta, self.phi, self.phi_in, differential=self.differential
+            )
         theta, phi, phi_in = wrap_phase(self.theta), wrap_phase(self.phi), wrap_phase(self.phi_in)
         kappa = errors.get("crosstalk")
         if kappa is not None:
@@ -105,6 +115,7 @@ class MeshBlock(Block):
             phi_in,
             bs_error=errors.get("bs_error"),
             amplitude=errors.get("amplitude"),
+            differential=self.differential,
         )
 
     def forward(self, field: Tensor, errors: BlockErrors | None = None) -> Tensor:

@@ -7,6 +7,11 @@ Conventions (all phases in radians):
 * An MZI is ``T = BS2 @ diag(exp(i theta), 1) @ BS1 @ diag(exp(i phi), 1)``: an external phase
   ``phi`` on the upper input arm, then an internal phase ``theta`` between the splitters. With
   ideal splitters ``|T[0, 0]| = |sin(theta / 2)|`` (cross state at ``theta = 0``).
+* ``differential=True`` drives the internal phase push-pull, ``diag(exp(i theta / 2),
+  exp(-i theta / 2))`` (the "Bloch" basis of neurophox and the paper's reference code): the
+  same MZI times ``exp(-i theta / 2)``. An offset of ``theta`` then moves each arm by half
+  of it, so at equal offset std a mesh is perturbed about 1 / 1.16 as much as with the
+  single-arm heater.
 * A rectangular (Clements) mesh of ``N`` ports has ``L`` layers of MZI *slots*, stored as
   ``(L, N // 2)`` tensors. Slot ``m`` of layer ``l`` couples ports ``p = 2 m + (l % 2)`` and
   ``p + 1``; slots with ``p + 1 >= N`` are empty (masked). An input phase layer
@@ -47,10 +52,12 @@ def mzi_elements(
     bs1_error: Tensor | None = None,
     bs2_error: Tensor | None = None,
     amplitude: Tensor | None = None,
+    differential: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The four entries ``(T00, T01, T10, T11)`` of MZI transfer matrices, elementwise.
 
-    ``amplitude`` is an optional real amplitude transmission (insertion loss) of each MZI.
+    ``amplitude`` is an optional real amplitude transmission (insertion loss) of each MZI;
+    ``differential`` drives ``theta`` push-pull (see the module docstring).
     """
     if bs1_error is None:
         bs1_error = torch.zeros_like(theta)
@@ -65,14 +72,19 @@ def mzi_elements(
     t01 = i * (r2 * t1 * e_theta + t2 * r1)
     t10 = i * e_phi * (t2 * r1 * e_theta + r2 * t1)
     t11 = r1 * r2 - t1 * t2 * e_theta
+    if differential:
+        common = torch.polar(torch.ones_like(theta), -theta / 2)
+        amplitude = common if amplitude is None else amplitude * common
     if amplitude is not None:
         t00, t01, t10, t11 = (amplitude * t for t in (t00, t01, t10, t11))
     return t00, t01, t10, t11
 
 
-def mzi_transfer(theta: Tensor, phi: Tensor, bs1_error=None, bs2_error=None, amplitude=None):
+def mzi_transfer(
+    theta: Tensor, phi: Tensor, bs1_error=None, bs2_error=None, amplitude=None, differential=False
+):
     """MZI transfer matrices ``(..., 2, 2)``; see :func:`mzi_elements`."""
-    t00, t01, t10, t11 = mzi_elements(theta, phi, bs1_error, bs2_error, amplitude)
+    t00, t01, t10, t11 = mzi_elements(theta, phi, bs1_error, bs2_error, amplitude, differential)
     return torch.stack([torch.stack([t00, t01], -1), torch.stack([t10, t11], -1)], -2)
 
 
@@ -139,6 +151,7 @@ def mesh_transfer_matrix(
     *,
     bs_error: Tensor | None = None,
     amplitude: Tensor | None = None,
+    differential: bool = False,
 ) -> Tensor:
     """The ``N x N`` transfer matrix of a rectangular mesh.
 
@@ -147,6 +160,7 @@ def mesh_transfer_matrix(
         phi_in: ``(N,)`` input phase layer (rad).
         bs_error: optional ``(L, N // 2, 2)`` split errors of the two beamsplitters per MZI.
         amplitude: optional ``(L, N // 2)`` amplitude transmission of each MZI (loss).
+        differential: internal phases driven push-pull (see the module docstring).
     """
     if theta.shape != layout.shape or phi.shape != layout.shape:
         raise ValueError(
@@ -158,7 +172,7 @@ def mesh_transfer_matrix(
     bs1 = bs2 = None
     if bs_error is not None:
         bs1, bs2 = bs_error[..., 0], bs_error[..., 1]
-    t00, t01, t10, t11 = mzi_elements(theta, phi, bs1, bs2, amplitude)
+    t00, t01, t10, t11 = mzi_elements(theta, phi, bs1, bs2, amplitude, differential)
     blocks = torch.stack((torch.stack((t00, t01), -1), torch.stack((t10, t11), -1)), -2)
     mesh = chain_product(group_products(blocks, layout.ports))
     return mesh * torch.polar(torch.ones_like(phi_in), phi_in)[None, :]
