@@ -90,3 +90,13 @@ def test_mpnn_internal_phase_drive_is_configurable():
     assert not torch.allclose(a.abs(), b.abs(), atol=1e-3)  # same phases, another matrix
     with pytest.raises(ValueError, match="internal phase drive"):
         MeshBlock(4, internal_phase="both")
+
+
+@pytest.mark.parametrize("internal_phase", ["single", "differential"])
+def test_a_device_without_offsets_is_the_twin_whatever_the_phase_range(internal_phase):
+    mesh = MeshBlock(8, internal_phase=internal_phase)
+    with torch.no_grad():  # phases far outside one period, as training leaves them
+        mesh.theta.mul_(7.0).sub_(20.0)
+        mesh.phi.mul_(5.0).add_(9.0)
+        zero = {"theta_offset": torch.zeros(mesh.layout.shape)}
+        assert torch.allclose(mesh.transfer_matrix(zero), mesh.transfer_matrix(), atol=1e-5)

@@ -11,7 +11,7 @@ from photonic_dat.errors.specs import MeshErrorSpec
 from photonic_dat.models.blocks import Block, BlockErrors
 from photonic_dat.optics.haar import haar_theta
 from photonic_dat.optics.mzi import MeshLayout, apply_transfer, mesh_transfer_matrix
-from photonic_dat.optics.phase import wrap_phase
+from photonic_dat.optics.phase import TWO_PI, wrap_phase
 
 INITS = ("haar", "uniform", "identity-cross")
 #: how the internal phase is driven: a heater on one arm, or push-pull (+-theta / 2)
@@ -100,7 +100,9 @@ class MeshBlock(Block):
             return mesh_transfer_matrix(
                 self.layout, self.theta, self.phi, self.phi_in, differential=self.differential
             )
-        theta, phi, phi_in = wrap_phase(self.theta), wrap_phase(self.phi), wrap_phase(self.phi_in)
+        # push-pull arms each wrap at 2 pi, so theta (their difference) wraps at 4 pi
+        theta = wrap_phase(self.theta, 2 * TWO_PI if self.differential else TWO_PI)
+        phi, phi_in = wrap_phase(self.phi), wrap_phase(self.phi_in)
         kappa = errors.get("crosstalk")
         if kappa is not None:
             theta = theta + kappa * self.layout.neighbour_sum(theta)

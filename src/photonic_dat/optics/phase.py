@@ -10,6 +10,6 @@ from torch import Tensor
 TWO_PI = 2.0 * math.pi
 
 
-def wrap_phase(phase: Tensor) -> Tensor:
-    """Phases as a modulator displays them, in ``[0, 2 pi)`` (gradient passes unchanged)."""
-    return torch.remainder(phase, TWO_PI)
+def wrap_phase(phase: Tensor, period: float = TWO_PI) -> Tensor:
+    """Phases as a modulator displays them, in ``[0, period)`` (gradient passes unchanged)."""
+    return torch.remainder(phase, period)
