@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
 import sys
 import types
@@ -47,6 +48,7 @@ from photonic_dat.models.activation import EOActivation
 from photonic_dat.models.encoders import FFTCropEncoder
 from photonic_dat.models.mesh import MeshBlock
 from photonic_dat.models.readout import l2_normalise
+from photonic_dat.training.evaluate import accuracy
 from photonic_dat.training.run import load_run
 
 #: (bs_std, ps_std) of the brief's MNIST table and the figures it gives for DD
@@ -96,23 +98,23 @@ def _error_dir(checkout: Path, kind: str, std: float, mesh: int) -> Path:
     return path
 
 
-def reference_matrices(checkout: Path, bs: float, ps: float) -> dict[str, list[torch.Tensor]]:
-    """Per-mesh transfer matrices (column convention) of the reference's trained model:
-    ideal, with its beamsplitter errors, with its phase errors, with both."""
+@functools.cache
+def _reference_meshes(checkout: Path, bs_files: float, ps_files: float) -> dict[str, list]:
+    """Per-mesh transfer matrices (column convention) of the reference's trained model built
+    with the error files of ``bs_files`` / ``ps_files``: ideal, with its beamsplitter
+    errors, with its phase errors, with both."""
     state = torch.load(checkout / MODEL_FILE, weights_only=True, map_location="cpu")
     out: dict[str, list[torch.Tensor]] = {k: [] for k in ("ideal", "bs", "ps", "both")}
     with reference_imports(checkout):
         from neurophoxTorch.torch import RMTorch
 
         for k in range(3):
-            # the reference reads the files of the std it is given; a zero std has none, so
-            # the other setting's files stand in and only the matching output is used
             mesh = RMTorch(
                 units=64,
-                bs_error=bs or 0.04,
-                bs_error_files=str(_error_dir(checkout, "bsE", bs or 0.04, k)),
-                phase_error=ps or 0.04,
-                phase_error_files=str(_error_dir(checkout, "phaseE", ps or 0.04, k)),
+                bs_error=bs_files,
+                bs_error_files=str(_error_dir(checkout, "bsE", bs_files, k)),
+                phase_error=ps_files,
+                phase_error_files=str(_error_dir(checkout, "phaseE", ps_files, k)),
             )
             mesh.load_state_dict(
                 {name: state[f"RM_block{k}.{name}"] for name in ("theta", "phi", "gamma")}
@@ -122,11 +124,15 @@ def reference_matrices(checkout: Path, bs: float, ps: float) -> dict[str, list[t
                 mats = [torch.complex(o[0], o[1]).to(torch.complex64).T for o in mesh(eye)]
             for name, m in zip(out, mats, strict=True):
                 out[name].append(m)
-    if not bs:
-        out["both"] = out["ps"]
-    if not ps:
-        out["both"] = out["bs"]
     return out
+
+
+def reference_matrices(checkout: Path, bs: float, ps: float) -> list[torch.Tensor]:
+    """The reference model's per-mesh matrices on its device of the setting ``bs`` / ``ps``
+    (zero: that error off). The reference reads the files of the std it is given and a zero
+    std has none, so another std's files stand in and only the matching output is used."""
+    which = ("bs" if not ps else "ps" if not bs else "both") if bs or ps else "ideal"
+    return _reference_meshes(checkout, bs or 0.04, ps or 0.04)[which]
 
 
 def scores_from_matrices(fields: torch.Tensor, mats: list[torch.Tensor]) -> torch.Tensor:
@@ -144,7 +150,7 @@ def summary(intensity: torch.Tensor, labels: torch.Tensor) -> tuple[float, float
     """Accuracy (%), mean top-1 - top-2 margin of the class ports, class-port energy share."""
     cls = intensity[:, :10]
     top = cls.topk(2, dim=1).values
-    acc = 100 * float((cls.argmax(1) == labels).float().mean())
+    acc = 100 * accuracy(cls.argmax(1), labels)
     return acc, float((top[:, 0] - top[:, 1]).mean()), float((cls**2).sum(1).mean())
 
 
@@ -156,13 +162,6 @@ def logged_dd(checkout: Path, bs: float, ps: float) -> float | None:
         return None
     found = re.findall(r"[Pp]hy\w* .*?: ([0-9.]+)", log.read_text())
     return 100 * float(found[-1]) if found else None
-
-
-def _which(bs: float, ps: float) -> str:
-    """Which of the reference mesh's four outputs a setting is."""
-    if not (bs or ps):
-        return "ideal"
-    return "bs" if not ps else "ps" if not bs else "both"
 
 
 def rel_dev(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -193,12 +192,8 @@ def main() -> None:
 
     print("1. Reference model, reference error files, this package's encoder/activation/readout")
     print(f"{'setting':<16} {'brief DD':>9} {'ref. log':>9} {'here':>7} {'margin':>7}")
-    ref_cache = {}
     for bs, ps, brief in [(0.0, 0.0, 96.8), *SETTINGS]:
-        key = (bs or 0.04, ps or 0.04)
-        if key not in ref_cache:
-            ref_cache[key] = reference_matrices(args.reference, *key)
-        mats = ref_cache[key][_which(bs, ps)]
+        mats = reference_matrices(args.reference, bs, ps)
         acc, margin, share = summary(scores_from_matrices(fields, mats), labels)
         logged = logged_dd(args.reference, bs, ps)
         log_txt = f"{logged:.1f}" if logged is not None else "-"
@@ -213,10 +208,8 @@ def main() -> None:
         twin = exp.method.twin
         print(f"{'errors':<16} {'reference':>10} {'ours (' + label + ')':>14} {'ratio':>7}")
         for bs, ps in [(0.1, 0.0), (0.0, 0.1), (0.04, 0.04), (0.06, 0.06)]:
-            mats = ref_cache.get((bs or 0.04, ps or 0.04)) or reference_matrices(
-                args.reference, bs or 0.04, ps or 0.04
-            )
-            pairs = zip(mats[_which(bs, ps)], mats["ideal"], strict=True)
+            ideal = reference_matrices(args.reference, 0.0, 0.0)
+            pairs = zip(reference_matrices(args.reference, bs, ps), ideal, strict=True)
             ref = np.mean([rel_dev(e, i) for e, i in pairs])
             config = exp.config.model_copy(deep=True)
             config.errors.bs_std, config.errors.ps_std = bs, ps
