@@ -420,7 +420,8 @@ def _frames_figure(records: Sequence[RunRecord], path: Path, max_panels: int = 1
     from photonic_dat.report.plots import save_figure
 
     grouped = group(records)
-    cells = [c for c in grouped if _spends_frames(grouped[c].values())][:max_panels]
+    spending = [c for c in grouped if _spends_frames(grouped[c].values())]
+    cells = spending[:max_panels]
     if not cells:
         return False
     methods, labels = _methods(records), _labels(records)
@@ -450,9 +451,8 @@ def _frames_figure(records: Sequence[RunRecord], path: Path, max_panels: int = 1
     for ax in axes[len(cells) :]:
         ax.set_visible(False)
     _legend(fig, axes, cols)
-    drawn = sum(_spends_frames(g.values()) for g in grouped.values())
-    if drawn > max_panels:
-        fig.suptitle(f"first {max_panels} of {drawn} cells", fontsize=9)
+    if len(spending) > max_panels:
+        fig.suptitle(f"first {max_panels} of {len(spending)} cells", fontsize=9)
     save_figure(fig, path)
     return True
 
